@@ -1,0 +1,5 @@
+export type * from '../core/store.ts'
+export { createStore, type CreateStoreOptions } from './create-store.ts'
+export { createMemoryStore, MemoryStore, type MemoryStoreOptions } from './memory-store.ts'
+export { createSqliteStore } from './sqlite-store.ts'
+export { createFileStore, FileStore, type FileStoreOptions } from './file-store.ts'
