@@ -1,0 +1,158 @@
+/**
+ * The composition root: one resolved config in, a wired Harmonia out (store, component registry with the
+ * built-ins, engine, workflow service). The CLI and the server both start here; tests may build several.
+ */
+import path from 'node:path'
+import type { HarmoniaConfig } from './core/config.ts'
+import { createEngine } from './core/engine.ts'
+import type { Engine } from './core/engine-api.ts'
+import { silentLogger, type Logger } from './core/logger.ts'
+import type { Store } from './core/store.ts'
+import { createWorkflowService, type WorkflowService } from './core/workflows.ts'
+import { createComponentRegistry, registerBuiltins, type ComponentRegistry } from './components/index.ts'
+import { registerLlmComponent } from './components/llm-component.ts'
+import { createRemoteComponents, type RemoteComponents } from './components/remote-components.ts'
+import { createLlmProviderFromConfig, type LlmProvider } from './llm/provider.ts'
+import { createStore } from './storage/index.ts'
+import { createWebhooksAndNotifications } from './triggers/webhooks-and-notifications.ts'
+import type { NotificationService } from './triggers/notifications.ts'
+import type { WebhookService } from './triggers/webhooks.ts'
+import type { EventTriggerService } from './triggers/event-triggers.ts'
+import { createSchedulesAndTriggers } from './triggers/schedules-and-triggers.ts'
+import type { ScheduleService } from './triggers/schedules.ts'
+import { createTemplateService, type TemplateService } from './templates/template-service.ts'
+
+export interface Harmonia {
+  readonly config: Readonly<HarmoniaConfig>
+  readonly store: Store
+  readonly components: ComponentRegistry
+  readonly engine: Engine
+  readonly workflows: WorkflowService
+  readonly logger: Logger
+  /** The chat model client when `llm.baseUrl` is configured (the `llm` component and the LLM routes use it). */
+  readonly llm: LlmProvider | undefined
+  /** Remote components (API, config, Hermes) and Harmonia's own Hermes registration. */
+  readonly remote: RemoteComponents
+  /** Inbound webhooks (definitions, `/hooks/<endpoint>` calls and their records). */
+  readonly webhooks: WebhookService
+  /** Outbound notifications: subscriptions and their outbox of signed deliveries. */
+  readonly notifications: NotificationService
+  /** Templates (versions, instantiate, Tekton import/export); the starter library is loaded on start. */
+  readonly templates: TemplateService
+  /** Cron schedules that start a workflow or a template. */
+  readonly schedules: ScheduleService
+  /** Event triggers: start workflow B when an execution of A completes or fails. */
+  readonly triggers: EventTriggerService
+  /** Opens the store and recovers unfinished executions. */
+  start(): Promise<void>
+  /** Stops the engine (grace period from config) and closes the store. */
+  close(): Promise<void>
+}
+
+export interface CreateHarmoniaOptions {
+  logger?: Logger
+  /** The process environment, for `${env.X}` (only allow-listed names are kept). */
+  env?: Record<string, string | undefined>
+  /** Working directory the data dir is relative to. */
+  cwd?: string
+  /** Use this store instead of the one the config names (tests). */
+  store?: Store
+}
+
+export async function createHarmonia(
+  config: Readonly<HarmoniaConfig>,
+  options: CreateHarmoniaOptions = {},
+): Promise<Harmonia> {
+  const logger = options.logger ?? silentLogger
+  const dataDir = path.resolve(options.cwd ?? process.cwd(), config.dataDir)
+  // Before the store opens: a configuration problem must not leave it open.
+  const llm = createLlmProviderFromConfig(config.llm, { logger })
+  const store = options.store ?? (await openStore(config, dataDir, logger))
+  const components = createComponentRegistry()
+  registerBuiltins(components, { shell: { enabled: config.components.shell.enabled } })
+  registerLlmComponent(components, llm)
+  const env: Record<string, string> = {}
+  for (const name of config.expressions.envAllowList) {
+    const value = options.env?.[name]
+    if (value !== undefined) env[name] = value
+  }
+  const engine = createEngine({
+    store,
+    components,
+    logger: logger.child({ module: 'engine' }),
+    maxConcurrentTasks: config.engine.maxConcurrentTasks,
+    maxTasksPerExecution: config.engine.maxTasksPerExecution,
+    leaseMs: config.engine.leaseMs,
+    claimIntervalMs: config.engine.claimIntervalMs,
+    env,
+    defaults: {
+      forEachConcurrency: config.engine.forEachConcurrency,
+      ...(config.engine.defaultTaskTimeoutSeconds === undefined
+        ? {}
+        : { taskTimeoutSeconds: config.engine.defaultTaskTimeoutSeconds }),
+    },
+    ...(config.engine.nodeId === undefined ? {} : { nodeId: config.engine.nodeId }),
+  })
+  const workflows = createWorkflowService({ store, components })
+  const remote = createRemoteComponents({ store, registry: components, config, engine, logger })
+  const webhooksAndNotifications = createWebhooksAndNotifications({ store, engine, components, logger })
+  const templates = createTemplateService({
+    store,
+    saveWorkflow: (definition) => workflows.create(definition),
+  })
+  const schedulesAndTriggers = createSchedulesAndTriggers({ store, engine, templates, logger })
+  let started = false
+  return {
+    config,
+    store,
+    components,
+    engine,
+    workflows,
+    logger,
+    llm,
+    remote,
+    webhooks: webhooksAndNotifications.webhooks,
+    notifications: webhooksAndNotifications.notifications,
+    templates,
+    schedules: schedulesAndTriggers.schedules,
+    triggers: schedulesAndTriggers.triggers,
+    async start() {
+      if (started) return
+      started = true
+      await remote.start()
+      await webhooksAndNotifications.start()
+      await engine.start()
+      await templates.loadStarterLibrary()
+      await schedulesAndTriggers.start()
+    },
+    async close() {
+      await schedulesAndTriggers.stop()
+      await webhooksAndNotifications.stop()
+      await engine.stop({ graceMs: config.server.shutdownGraceMs })
+      await remote.close()
+      await store.close()
+    },
+  }
+}
+
+async function openStore(config: Readonly<HarmoniaConfig>, dataDir: string, logger: Logger): Promise<Store> {
+  const kind = config.storage.kind
+  if (kind === 'postgres') {
+    const { createPostgresStore } = await import('./storage/postgres-store.ts')
+    const store = createPostgresStore({
+      connectionString: config.storage.databaseUrl!,
+      poolSize: config.storage.poolSize,
+      logger,
+    })
+    await store.init()
+    return store
+  }
+  const store = createStore({
+    kind,
+    dataDir,
+    sqlitePath: config.storage.sqlitePath ?? path.join(dataDir, 'harmonia.db'),
+    sqliteSynchronous: config.storage.sqliteSynchronous,
+  })
+  await store.init()
+  return store
+}
