@@ -14,7 +14,7 @@ import { navigate } from './App.tsx'
 import { ApiError, api, taskList, type Component, type Json, type TaskDef, type Workflow } from './api.ts'
 import { layoutTasks } from './layout.ts'
 import { RunDialog } from './RunDialog.tsx'
-import { FitView, nodeTypes, type TaskNodeData } from './TaskNode.tsx'
+import { FitView, nodeTypes, useNodeSizes, type TaskNodeData } from './TaskNode.tsx'
 
 interface Draft {
   name: string
@@ -164,12 +164,14 @@ export function Designer({ workflowId }: { workflowId?: string }) {
       .map((p) => (field === undefined && p.field !== '' ? `${p.field}: ${p.message}` : p.message))
       .join('; ') || undefined
 
+  const [sizes, onSizes] = useNodeSizes()
   const nodes: Node[] = useMemo(
     () =>
       draft.tasks.map((task, index) => ({
         id: task.name,
         type: 'task',
         position: positions[task.name] ?? { x: 40 + (index % 4) * 220, y: 40 + Math.floor(index / 4) * 120 },
+        measured: sizes[task.name],
         selected: task.name === selected,
         data: {
           name: task.name,
@@ -177,7 +179,7 @@ export function Designer({ workflowId }: { workflowId?: string }) {
           error: problemFor(task.name),
         } satisfies TaskNodeData,
       })),
-    [draft, positions, selected, problems],
+    [draft, positions, sizes, selected, problems],
   )
   const edges: Edge[] = useMemo(
     () =>
@@ -193,6 +195,7 @@ export function Designer({ workflowId }: { workflowId?: string }) {
   )
 
   const onNodesChange = (changes: NodeChange[]): void => {
+    onSizes(changes)
     const moved: Positions = {}
     for (const change of changes) {
       if (change.type === 'position' && change.position !== undefined) moved[change.id] = change.position

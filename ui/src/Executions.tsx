@@ -14,7 +14,7 @@ import {
   type Workflow,
 } from './api.ts'
 import { layoutTasks } from './layout.ts'
-import { FitView, nodeTypes, type TaskNodeData } from './TaskNode.tsx'
+import { FitView, nodeTypes, useNodeSizes, type TaskNodeData } from './TaskNode.tsx'
 
 const STATUSES = ['', 'pending', 'running', 'paused', 'completed', 'failed', 'cancelled']
 
@@ -212,6 +212,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
   }, [workflowId])
 
   const states = execution?.task_status ?? {}
+  const [sizes, onSizes] = useNodeSizes()
   const nodes: Node[] = useMemo(() => {
     const names = tasks.length > 0 ? tasks.map((t) => t.name) : Object.keys(states)
     return names.map((name, i) => {
@@ -220,6 +221,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
         id: name,
         type: 'task',
         position: positions[name] ?? { x: 40, y: 40 + i * 100 },
+        measured: sizes[name],
         selected: name === selected,
         draggable: false,
         data: {
@@ -229,7 +231,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
         } satisfies TaskNodeData,
       }
     })
-  }, [tasks, positions, states, selected])
+  }, [tasks, positions, sizes, states, selected])
   const edges: Edge[] = useMemo(
     () =>
       tasks.flatMap((t) =>
@@ -369,6 +371,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
               nodes={nodes}
               edges={edges}
               nodeTypes={nodeTypes}
+              onNodesChange={onSizes}
               onNodeClick={(_e, node) => setSelected(node.id)}
               nodesConnectable={false}
               onlyRenderVisibleElements={nodes.length > 200}

@@ -1,5 +1,12 @@
-import { Handle, Position, useNodesInitialized, useReactFlow, type NodeProps } from '@xyflow/react'
-import { useEffect } from 'react'
+import {
+  Handle,
+  Position,
+  useNodesInitialized,
+  useReactFlow,
+  type NodeChange,
+  type NodeProps,
+} from '@xyflow/react'
+import { useCallback, useEffect, useState } from 'react'
 
 export interface TaskNodeData extends Record<string, unknown> {
   name: string
@@ -45,4 +52,22 @@ export function FitView({ version }: { version: number }) {
     return () => clearTimeout(timer)
   }, [version, measured, flow])
   return null
+}
+
+export type NodeSizes = Record<string, { width: number; height: number }>
+
+/**
+ * The sizes React Flow measured, by node id. A controlled node passed without `measured` is hidden until React
+ * Flow measures it again, so pages that rebuild their nodes on every update hand these back.
+ */
+export function useNodeSizes(): [NodeSizes, (changes: NodeChange[]) => void] {
+  const [sizes, setSizes] = useState<NodeSizes>({})
+  const onChange = useCallback((changes: NodeChange[]) => {
+    const measured: NodeSizes = {}
+    for (const change of changes)
+      if (change.type === 'dimensions' && change.dimensions !== undefined)
+        measured[change.id] = change.dimensions
+    if (Object.keys(measured).length > 0) setSizes((s) => ({ ...s, ...measured }))
+  }, [])
+  return [sizes, onChange]
 }
