@@ -96,9 +96,15 @@ export async function openPage(
   return { page, foreign }
 }
 
+/**
+ * Saves a screenshot: into docs/ with HARMONIA_UI_SCREENSHOTS=docs (to refresh the README's pictures), else under
+ * the temporary directory, so a test run leaves the working tree as it was.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  await mkdir(DOCS_DIR, { recursive: true })
-  await page.screenshot({ path: path.join(DOCS_DIR, name) })
+  const dir =
+    process.env.HARMONIA_UI_SCREENSHOTS === 'docs' ? DOCS_DIR : path.join(tmpdir(), 'harmonia-ui-screenshots')
+  await mkdir(dir, { recursive: true })
+  await page.screenshot({ path: path.join(dir, name) })
 }
 
 /** JSON API call against the server (for setup and for checking what the UI did). */
