@@ -3,6 +3,7 @@
  * re-import gives the same template; versions; instantiate errors name the parameter; list filters; the
  * starter library loads once across restarts over the same SQLite file.
  */
+import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import { STARTER_TEMPLATES } from '../../src/templates/starter-library.ts'
 import { startTestServer, type TestServer } from './support.ts'
 
-const FIXTURES = '/work/shared/fixtures/tekton-templates'
+const FIXTURES = fileURLToPath(new URL('../fixtures/tekton-templates', import.meta.url))
 const VALUES: Record<string, Record<string, unknown>> = {
   bug_fix: { bug_report: 'Saving crashes', reproduction_steps: '1. open 2. save', priority: 'high' },
   code_refactoring: { code_location: 'src/app', refactoring_goals: 'smaller modules' },

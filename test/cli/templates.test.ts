@@ -3,6 +3,7 @@
  * 127.0.0.1:0: import a Tekton file, list, export to a file, instantiate with parameters (a version, --run),
  * errors naming the parameter; schedules create, list, disable, enable, delete.
  */
+import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -11,7 +12,7 @@ import { HarmoniaClient } from '../../src/client/index.ts'
 import { startTestServer, type TestServer } from '../api/support.ts'
 import { cliEnv, makeTempDir, removeDir, runCli } from './cli-harness.ts'
 
-const FIXTURE = '/work/shared/fixtures/tekton-templates/bug_fix.json'
+const FIXTURE = fileURLToPath(new URL('../fixtures/tekton-templates/bug_fix.json', import.meta.url))
 
 let server: TestServer
 let client: HarmoniaClient

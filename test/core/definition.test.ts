@@ -310,10 +310,7 @@ describe('normalizeDefinition', () => {
 
   test("Tekton's template files normalize; their missing actions are reported", async () => {
     const file = JSON.parse(
-      await readFile(
-        new URL('../../../shared/fixtures/tekton-templates/bug_fix.json', import.meta.url),
-        'utf8',
-      ),
+      await readFile(new URL('../fixtures/tekton-templates/bug_fix.json', import.meta.url), 'utf8'),
     ) as { workflow_definition: unknown }
     const { definition, issues } = normalizeDefinition(file.workflow_definition)
     assert.deepEqual(Object.keys(definition.tasks), ['investigate', 'fix', 'verify'])

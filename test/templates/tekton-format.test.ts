@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
@@ -13,7 +14,7 @@ import {
 } from '../../src/templates/tekton-format.ts'
 import type { Template, TemplateDraft } from '../../src/templates/template-model.ts'
 
-const FIXTURES = '/work/shared/fixtures/tekton-templates'
+const FIXTURES = fileURLToPath(new URL('../fixtures/tekton-templates', import.meta.url))
 
 function fixture(name: string): JsonObject {
   return JSON.parse(readFileSync(`${FIXTURES}/${name}.json`, 'utf8')) as JsonObject

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { beforeEach, describe, it } from 'node:test'
@@ -8,7 +9,7 @@ import { validateWorkflow } from '../../src/core/validate.ts'
 import { createTemplateService, type TemplateService } from '../../src/templates/template-service.ts'
 import { createTestDocumentStore, type TestDocumentStore } from './document-store.ts'
 
-const FIXTURES = '/work/shared/fixtures/tekton-templates'
+const FIXTURES = fileURLToPath(new URL('../fixtures/tekton-templates', import.meta.url))
 
 /** A clock that moves one second on every reading, so timestamps differ and order is stable. */
 function steppingClock(): Clock {
