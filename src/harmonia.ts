@@ -2,7 +2,11 @@
  * The composition root: one resolved config in, a wired Harmonia out (store, component registry with the
  * built-ins, engine, workflow service). The CLI and the server both start here; tests may build several.
  */
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import path from 'node:path'
+import { systemClock } from './core/clock.ts'
+import { createCluster, type Cluster } from './core/cluster.ts'
 import type { HarmoniaConfig } from './core/config.ts'
 import { createEngine } from './core/engine.ts'
 import type { Engine } from './core/engine-api.ts'
@@ -43,6 +47,8 @@ export interface Harmonia {
   readonly schedules: ScheduleService
   /** Event triggers: start workflow B when an execution of A completes or fails. */
   readonly triggers: EventTriggerService
+  /** This node's view of the cluster (live nodes; events other nodes persist reach the bus). */
+  readonly cluster: Cluster
   /** Opens the store and recovers unfinished executions. */
   start(): Promise<void>
   /** Stops the engine (grace period from config) and closes the store. */
@@ -71,6 +77,13 @@ export async function createHarmonia(
   const components = createComponentRegistry()
   registerBuiltins(components, { shell: { enabled: config.components.shell.enabled } })
   registerLlmComponent(components, llm)
+  const shared = store.kind === 'postgres'
+  const leaseMs = config.engine.leaseMs
+  const third = Math.max(100, Math.floor(leaseMs / 3))
+  // Nodes sharing a database need distinct ids; one embedded node keeps a stable id to recover at once.
+  const nodeId =
+    config.engine.nodeId ??
+    (shared ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : undefined)
   const env: Record<string, string> = {}
   for (const name of config.expressions.envAllowList) {
     const value = options.env?.[name]
@@ -82,8 +95,8 @@ export async function createHarmonia(
     logger: logger.child({ module: 'engine' }),
     maxConcurrentTasks: config.engine.maxConcurrentTasks,
     maxTasksPerExecution: config.engine.maxTasksPerExecution,
-    leaseMs: config.engine.leaseMs,
-    claimIntervalMs: config.engine.claimIntervalMs,
+    leaseMs,
+    claimIntervalMs: config.engine.claimIntervalMs || (shared ? third : 0),
     env,
     defaults: {
       forEachConcurrency: config.engine.forEachConcurrency,
@@ -91,7 +104,14 @@ export async function createHarmonia(
         ? {}
         : { taskTimeoutSeconds: config.engine.defaultTaskTimeoutSeconds }),
     },
-    ...(config.engine.nodeId === undefined ? {} : { nodeId: config.engine.nodeId }),
+    ...(nodeId === undefined ? {} : { nodeId }),
+  })
+  const cluster = createCluster({
+    store,
+    engine,
+    clock: systemClock,
+    logger: logger.child({ module: 'cluster' }),
+    heartbeatMs: config.engine.heartbeatMs || third,
   })
   const workflows = createWorkflowService({ store, components })
   const remote = createRemoteComponents({ store, registry: components, config, engine, logger })
@@ -116,9 +136,11 @@ export async function createHarmonia(
     templates,
     schedules: schedulesAndTriggers.schedules,
     triggers: schedulesAndTriggers.triggers,
+    cluster,
     async start() {
       if (started) return
       started = true
+      await cluster.start()
       await remote.start()
       await webhooksAndNotifications.start()
       await engine.start()
@@ -129,6 +151,7 @@ export async function createHarmonia(
       await schedulesAndTriggers.stop()
       await webhooksAndNotifications.stop()
       await engine.stop({ graceMs: config.server.shutdownGraceMs })
+      await cluster.stop()
       await remote.close()
       await store.close()
     },
@@ -142,6 +165,7 @@ async function openStore(config: Readonly<HarmoniaConfig>, dataDir: string, logg
     const store = createPostgresStore({
       connectionString: config.storage.databaseUrl!,
       poolSize: config.storage.poolSize,
+      ...(config.storage.databaseSchema === undefined ? {} : { schema: config.storage.databaseSchema }),
       logger,
     })
     await store.init()

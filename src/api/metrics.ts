@@ -117,6 +117,8 @@ export function installMetrics(app: FastifyInstance, harmonia: Harmonia, streams
     if (ms !== undefined && Number.isFinite(ms) && ms >= 0) taskDuration.observe({ outcome }, ms / 1000)
   }
   const unsubscribe = harmonia.engine.bus.subscribe((event) => {
+    // Counters are per node: an event another node produced is counted there.
+    if (harmonia.engine.bus.isRelayed(event)) return
     switch (event.type) {
       case EventType.execution_started:
         started.inc()

@@ -613,6 +613,29 @@ export const HealthAnswer = {
     uptime_seconds: { type: 'number' },
     store: { type: 'object', properties: { kind: str, ok: { type: 'boolean' }, detail: str } },
     engine: openObject,
+    cluster: {
+      type: 'object',
+      description: 'This node and the live nodes sharing its store (one on the embedded stores)',
+      properties: {
+        node_id: str,
+        live_nodes: { type: 'integer' },
+        nodes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              node_id: str,
+              hostname: str,
+              pid: { type: 'integer' },
+              started_at: dateTime,
+              last_seen: dateTime,
+              running_executions: { type: 'integer' },
+              running_tasks: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
     timestamp: dateTime,
   },
 } as const

@@ -26,6 +26,8 @@ export interface HarmoniaConfig {
     sqliteSynchronous: 'NORMAL' | 'FULL'
     databaseUrl?: string
     poolSize: number
+    /** PostgreSQL schema holding Harmonia's tables (several deployments can share one database). */
+    databaseSchema?: string
   }
   server: {
     host: string
@@ -45,8 +47,15 @@ export interface HarmoniaConfig {
     nodeId?: string
     maxConcurrentTasks: number
     maxTasksPerExecution: number
+    /** How long a node's claim on an execution lasts without renewal (renewed every third of it). */
     leaseMs: number
+    /**
+     * How often a node looks for executions whose lease expired (a dead node's work), besides the NOTIFY
+     * wake-ups. 0 picks: a third of the lease on PostgreSQL, never on the single-node embedded stores.
+     */
     claimIntervalMs: number
+    /** How often a node announces itself to the cluster (PostgreSQL); 0 picks a third of the lease. */
+    heartbeatMs: number
     defaultTaskTimeoutSeconds?: number
     forEachConcurrency: number
   }
@@ -93,6 +102,7 @@ export const DEFAULT_CONFIG: HarmoniaConfig = {
     maxTasksPerExecution: 1_000,
     leaseMs: 30_000,
     claimIntervalMs: 0,
+    heartbeatMs: 0,
     forEachConcurrency: 100,
   },
   components: { shell: { enabled: false }, remote: [] },
@@ -128,6 +138,7 @@ const CONFIG_SCHEMA = {
         sqliteSynchronous: { enum: ['NORMAL', 'FULL'] },
         databaseUrl: str,
         poolSize: posInt,
+        databaseSchema: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' },
       },
     },
     server: {
@@ -166,6 +177,7 @@ const CONFIG_SCHEMA = {
         maxTasksPerExecution: posInt,
         leaseMs: { type: 'integer', minimum: 100 },
         claimIntervalMs: nonNegInt,
+        heartbeatMs: nonNegInt,
         defaultTaskTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
         forEachConcurrency: posInt,
       },
@@ -306,6 +318,7 @@ function configFromEnv(env: Record<string, string | undefined>): {
     databaseUrl: env['HARMONIA_DATABASE_URL'],
     sqlitePath: env['HARMONIA_SQLITE_PATH'],
     poolSize: int('HARMONIA_DB_POOL_SIZE'),
+    databaseSchema: env['HARMONIA_DB_SCHEMA'],
   })
   set('server', {
     host: env['HARMONIA_HOST'],
@@ -317,7 +330,12 @@ function configFromEnv(env: Record<string, string | undefined>): {
         ? undefined
         : parseApiKeys(env['HARMONIA_API_KEYS'], issues),
   })
-  set('engine', { nodeId: env['HARMONIA_NODE_ID'], leaseMs: int('HARMONIA_LEASE_MS') })
+  set('engine', {
+    nodeId: env['HARMONIA_NODE_ID'],
+    leaseMs: int('HARMONIA_LEASE_MS'),
+    claimIntervalMs: int('HARMONIA_CLAIM_INTERVAL_MS'),
+    heartbeatMs: int('HARMONIA_HEARTBEAT_MS'),
+  })
   if (env['HARMONIA_SHELL_ENABLED'] !== undefined && env['HARMONIA_SHELL_ENABLED'] !== '') {
     config.components = {
       shell: { enabled: ['1', 'true', 'yes'].includes(env['HARMONIA_SHELL_ENABLED'].toLowerCase()) },

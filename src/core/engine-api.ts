@@ -64,6 +64,9 @@ export interface Engine {
    */
   addEventWriteHook(hook: (event: ExecutionEvent) => DocumentWrite[]): () => void
 
+  /** True while this node runs the execution (it holds its lease). */
+  hosts(executionId: string): boolean
+
   /** Running executions on this node and tasks running now (for metrics and health). */
   stats(): {
     running_executions: number

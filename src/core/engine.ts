@@ -748,6 +748,10 @@ class WorkflowEngine implements Engine, RunHost {
     return () => this.#writeHooks.delete(hook)
   }
 
+  hosts(executionId: string): boolean {
+    return this.#runs.has(executionId)
+  }
+
   stats(): { running_executions: number; running_tasks: number } {
     return { running_executions: this.#runs.size, running_tasks: this.#runningTasks }
   }

@@ -1,8 +1,10 @@
 /**
  * Cluster event relay: events persisted by other nodes reach this node's bus, so stream subscribers on any
  * node see every execution's events. Woken by the store's `events` notification (PostgreSQL NOTIFY), it
- * reads the persisted events after its cursor in id order and publishes those this node did not publish
- * itself. A slow safety-net poll covers a lost notification.
+ * reads the persisted events after its cursor in id order (the PostgreSQL store commits event ids in
+ * increasing order) and publishes, marked as relayed, those this node's bus has not carried yet: an event
+ * is new when its `seq` is above the highest one the bus has seen for its execution. A slow safety-net poll
+ * covers a lost notification.
  */
 import type { Clock } from './clock.ts'
 import type { EventBus, ExecutionEvent } from './events.ts'
@@ -14,27 +16,44 @@ export interface EventRelayOptions {
   bus: EventBus
   clock: Clock
   logger: Logger
-  /** Ids this node published itself (the engine marks them). */
-  isLocal: (event: ExecutionEvent) => boolean
+  /** True while this node runs the execution: its events reach the bus from the engine itself. */
+  hostedHere: (executionId: string) => boolean
   /** Safety-net poll; 0 disables. */
   pollIntervalMs?: number
   pageSize?: number
+  /** Executions whose highest seen `seq` is remembered (least recently updated forgotten first). */
+  trackedExecutions?: number
 }
 
 export interface EventRelay {
   /** Starts from the newest persisted event. */
   start(): Promise<void>
   stop(): void
+  /** Reads and publishes what is persisted after the cursor now (tests and a wake-up use it). */
+  drain(): Promise<void>
 }
 
 export function createEventRelay(options: EventRelayOptions): EventRelay {
   const pageSize = options.pageSize ?? 1000
+  const tracked = options.trackedExecutions ?? 50_000
+  const highestSeq = new Map<string, number>()
   let cursor = 0
   let stopped = true
   let running: Promise<void> | undefined
   let again = false
-  let unlisten: (() => void) | undefined
+  const removers: (() => void)[] = []
   let timer: { cancel(): void } | undefined
+
+  const remember = (event: ExecutionEvent): void => {
+    const previous = highestSeq.get(event.execution_id)
+    if (previous !== undefined && previous >= event.seq) return
+    highestSeq.delete(event.execution_id)
+    highestSeq.set(event.execution_id, event.seq)
+    if (highestSeq.size > tracked) {
+      const oldest = highestSeq.keys().next().value
+      if (oldest !== undefined) highestSeq.delete(oldest)
+    }
+  }
 
   const drain = (): Promise<void> => {
     if (stopped) return Promise.resolve()
@@ -49,7 +68,8 @@ export function createEventRelay(options: EventRelayOptions): EventRelay {
           const events = await options.store.listAllEvents(cursor, pageSize)
           for (const event of events) {
             cursor = Math.max(cursor, event.id ?? cursor)
-            if (!options.isLocal(event)) options.bus.publish(event)
+            if (options.hostedHere(event.execution_id)) continue
+            if (event.seq > (highestSeq.get(event.execution_id) ?? 0)) options.bus.publishRelayed(event)
           }
           if (events.length < pageSize || stopped) break
         }
@@ -74,15 +94,19 @@ export function createEventRelay(options: EventRelayOptions): EventRelay {
 
   return {
     async start() {
+      if (!stopped) return
       stopped = false
+      // Everything the bus carries, local or relayed, counts as seen.
+      removers.push(options.bus.subscribe(remember))
       cursor = (await options.store.lastEventId?.()) ?? 0
-      unlisten = options.store.listen('events', () => void drain())
+      removers.push(options.store.listen('events', () => void drain()))
       schedulePoll()
     },
     stop() {
       stopped = true
-      unlisten?.()
+      for (const remove of removers.splice(0)) remove()
       timer?.cancel()
     },
+    drain,
   }
 }

@@ -42,6 +42,7 @@ export type EventListener = (event: ExecutionEvent) => void
  */
 export class EventBus {
   readonly #all = new Set<EventListener>()
+  readonly #relayed = new WeakSet<ExecutionEvent>()
   readonly #byExecution = new Map<string, Set<EventListener>>()
   readonly #onListenerError: (error: unknown) => void
 
@@ -71,6 +72,17 @@ export class EventBus {
     let n = this.#all.size
     for (const set of this.#byExecution.values()) n += set.size
     return n
+  }
+
+  /** Publishes an event another node persisted (see event-relay.ts); listeners can tell with `isRelayed`. */
+  publishRelayed(event: ExecutionEvent): void {
+    this.#relayed.add(event)
+    this.publish(event)
+  }
+
+  /** True for an event another node produced and this node only relays (node-local metrics skip it). */
+  isRelayed(event: ExecutionEvent): boolean {
+    return this.#relayed.has(event)
   }
 
   publish(event: ExecutionEvent): void {

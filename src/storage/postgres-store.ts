@@ -327,6 +327,15 @@ export class PostgresStore implements Store {
     return result.rows.map(eventFromRow)
   }
 
+  async lastEventId(): Promise<number> {
+    const result = await this.#query<{ id: string | null }>(
+      'lastEventId',
+      `SELECT max(id)::text AS id FROM ${this.#t.events}`,
+      [],
+    )
+    return Number(result.rows[0]?.id ?? 0)
+  }
+
   async listAllEvents(
     afterId: number,
     limit: number,

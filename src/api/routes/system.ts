@@ -55,6 +55,7 @@ export async function systemRoutes(app: FastifyInstance, context: ApiContext): P
         detail: error instanceof Error ? error.message : String(error),
       }))
       const stats = harmonia.engine.stats()
+      const nodes = store.ok ? await harmonia.cluster.liveNodes().catch(() => undefined) : undefined
       const healthy = store.ok
       return reply.code(healthy ? 200 : 503).send({
         status: healthy ? 'healthy' : 'unhealthy',
@@ -70,6 +71,10 @@ export async function systemRoutes(app: FastifyInstance, context: ApiContext): P
           node_id: harmonia.engine.nodeId,
           running_executions: stats.running_executions,
           running_tasks: stats.running_tasks,
+        },
+        cluster: {
+          node_id: harmonia.engine.nodeId,
+          ...(nodes === undefined ? {} : { nodes, live_nodes: nodes.length }),
         },
         timestamp: new Date().toISOString(),
       })
