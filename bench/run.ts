@@ -1,10 +1,13 @@
 /**
- * `npm run bench`: prints one JSON line per figure. `npm run bench -- engine` runs one group.
+ * `npm run bench`: prints one JSON line per figure. `npm run bench -- engine` (SQLite) or
+ * `npm run bench -- postgres` runs one group.
  */
 import { engineFigures } from './engine.ts'
+import { postgresFigures } from './postgres-engine.ts'
 
 const groups: Record<string, () => Promise<unknown>> = {
   engine: engineFigures,
+  postgres: postgresFigures,
 }
 
 const wanted = process.argv.slice(2)
