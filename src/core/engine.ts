@@ -53,6 +53,15 @@ export interface EngineOptions {
 }
 
 const COMPILED_CACHE_LIMIT = 256
+/** Store channel on which a node asks the execution's owner to cancel, pause or resume it. */
+const CONTROL_CHANNEL = 'control'
+const CONTROL_TIMEOUT_MS = 10_000
+
+interface ControlRequest {
+  execution_id: string
+  action: 'cancel' | 'pause' | 'resume'
+  reason?: string
+}
 
 export function createEngine(options: EngineOptions): Engine {
   return new WorkflowEngine(options)
@@ -80,6 +89,7 @@ class WorkflowEngine implements Engine, RunHost {
   #renewTimer: { cancel(): void } | undefined
   #claimTimer: { cancel(): void } | undefined
   #unlisten: (() => void) | undefined
+  #unlistenControl: (() => void) | undefined
   #claiming: Promise<void> | undefined
 
   constructor(options: EngineOptions) {
@@ -121,6 +131,7 @@ class WorkflowEngine implements Engine, RunHost {
     if (this.#started) return
     this.#started = true
     this.#stopping = false
+    this.#unlistenControl = this.#store.listen(CONTROL_CHANNEL, (payload) => this.#onControl(payload))
     await this.#claimOrphans()
     this.#scheduleRenewal()
     const claimIntervalMs = this.#options.claimIntervalMs ?? 0
@@ -143,6 +154,7 @@ class WorkflowEngine implements Engine, RunHost {
     this.#renewTimer?.cancel()
     this.#claimTimer?.cancel()
     this.#unlisten?.()
+    this.#unlistenControl?.()
     const runs = [...this.#runs.values()]
     for (const run of runs) if (run.record.status === 'running') this.#slotWaiters.delete(run)
     const graceMs = options.graceMs ?? 10_000
@@ -538,24 +550,85 @@ class WorkflowEngine implements Engine, RunHost {
     }
   }
 
-  /** The run of an execution on this node, claiming and loading it if it is free. */
-  async #localRun(executionId: string): Promise<ExecutionRun | undefined> {
+  /**
+   * The run of an execution on this node, claiming and loading it if it is free; `remote` when another node
+   * holds it (the caller forwards the request there).
+   */
+  async #localRun(executionId: string): Promise<ExecutionRun | 'remote' | undefined> {
     const run = this.#runs.get(executionId)
     if (run !== undefined && !run.isClosing) return run
     if (run !== undefined) await run.whenEnded()
     const record = await this.#mustGet(executionId)
     if (FINISHED_EXECUTION_STATUSES.has(record.status)) return undefined
-    if (!(await this.#store.claimExecution(this.nodeId, executionId, this.#leaseMs))) {
-      throw new ConflictError(`execution '${executionId}' is running on another node; retry there or later`, {
-        execution_id: executionId,
-      })
-    }
+    if (!(await this.#store.claimExecution(this.nodeId, executionId, this.#leaseMs))) return 'remote'
     return this.#load(executionId)
+  }
+
+  /**
+   * Asks the node that runs the execution to cancel, pause or resume it (a NOTIFY on the shared store), and
+   * waits until the persisted record shows the effect. The owner's events reach this node through the
+   * cluster's event relay; the store is read again on each, and once at the start.
+   */
+  async #forward(
+    executionId: string,
+    request: ControlRequest,
+    done: (record: ExecutionRecord) => boolean,
+  ): Promise<ExecutionRecord> {
+    let unsubscribe = (): void => {}
+    let timer: { cancel(): void } | undefined
+    try {
+      return await new Promise<ExecutionRecord>((resolve, reject) => {
+        const check = (): void => {
+          void this.#store.getExecution(executionId).then((record) => {
+            if (record !== undefined && done(record)) resolve(record)
+          }, reject)
+        }
+        unsubscribe = this.bus.subscribe(check, executionId)
+        timer = this.clock.setTimeout(
+          () =>
+            reject(
+              new ConflictError(
+                `execution '${executionId}' is running on another node, which did not ${request.action} it ` +
+                  `within ${CONTROL_TIMEOUT_MS} ms; retry later`,
+                { execution_id: executionId },
+              ),
+            ),
+          CONTROL_TIMEOUT_MS,
+        )
+        this.#store.notify(CONTROL_CHANNEL, JSON.stringify(request)).then(check, reject)
+      })
+    } finally {
+      unsubscribe()
+      timer?.cancel()
+    }
+  }
+
+  /** A control request from another node: acted on only by the node that runs the execution. */
+  #onControl(payload: string): void {
+    let request: ControlRequest
+    try {
+      request = JSON.parse(payload) as ControlRequest
+    } catch {
+      return
+    }
+    const run = this.#runs.get(request.execution_id)
+    if (run === undefined || run.isClosing) return
+    this.logger.info('control request from another node', { ...request })
+    if (request.action === 'cancel') run.cancel(request.reason ?? 'cancelled by request')
+    else if (request.action === 'pause' && run.record.status === 'running') run.pause()
+    else if (request.action === 'resume') run.resume()
   }
 
   async cancel(executionId: string, reason = 'cancelled by request'): Promise<ExecutionRecord> {
     const run = await this.#localRun(executionId)
     if (run === undefined) return this.#notActive(executionId, 'cancel')
+    if (run === 'remote') {
+      return this.#forward(
+        executionId,
+        { execution_id: executionId, action: 'cancel', reason: reason.slice(0, 1000) },
+        (record) => FINISHED_EXECUTION_STATUSES.has(record.status),
+      )
+    }
     run.cancel(reason)
     await run.whenEnded()
     return structuredClone(run.record)
@@ -564,6 +637,13 @@ class WorkflowEngine implements Engine, RunHost {
   async pause(executionId: string): Promise<ExecutionRecord> {
     const run = await this.#localRun(executionId)
     if (run === undefined) return this.#notActive(executionId, 'pause')
+    if (run === 'remote') {
+      return this.#forward(
+        executionId,
+        { execution_id: executionId, action: 'pause' },
+        (record) => record.status !== 'running',
+      )
+    }
     if (run.record.status === 'running') run.pause()
     const after = structuredClone(run.record)
     await this.writer.drain()
@@ -573,6 +653,13 @@ class WorkflowEngine implements Engine, RunHost {
   async resume(executionId: string): Promise<ExecutionRecord> {
     const run = await this.#localRun(executionId)
     if (run === undefined) return this.#notActive(executionId, 'resume')
+    if (run === 'remote') {
+      return this.#forward(
+        executionId,
+        { execution_id: executionId, action: 'resume' },
+        (record) => record.status !== 'paused',
+      )
+    }
     run.resume()
     const after = structuredClone(run.record)
     await this.writer.drain()

@@ -2,7 +2,7 @@
  * Cluster-wide behaviour on one PostgreSQL schema, with three Harmonia nodes in this process: a schedule
  * every second fires once per slot; the events of an execution run by one node reach the bus (and so the
  * streams) of the others, in order and without gaps; /health lists the live nodes, and a stopped node
- * leaves the list. Skipped (with the reason) when PostgreSQL is not reachable, except under CI=true.
+ * leaves the list; cancel, pause and resume sent to any node act on the node that runs the execution. Skipped (with the reason) when PostgreSQL is not reachable, except under CI=true.
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
@@ -120,5 +120,36 @@ describe('three nodes on one PostgreSQL schema', () => {
     await c.close()
     const later = (await (await app.inject({ method: 'GET', url: '/health' })).json()) as typeof health
     assert.deepEqual(later.cluster.nodes.map((n) => n.node_id).sort(), ['a', 'b'], 'a stopped node leaves')
+  })
+
+  it('cancels, pauses and resumes through any node: the request reaches the node that runs the execution', async (t) => {
+    if (await skipWithoutPostgres(t)) return
+    const schema = fixture.schema()
+    const [a, b] = [await node(schema, 'a'), await node(schema, 'b')]
+    const start = () =>
+      a.engine.startExecution({
+        workflow: {
+          name: 'long',
+          tasks: {
+            wait: { name: 'wait', component: 'core', action: 'delay', input: { ms: 60_000 } },
+            after: { name: 'after', component: 'core', action: 'echo', input: {}, depends_on: ['wait'] },
+          },
+        },
+      })
+    const first = await start()
+    assert.ok(a.engine.hosts(first.execution_id) && !b.engine.hosts(first.execution_id))
+    const paused = await b.engine.pause(first.execution_id)
+    assert.equal(paused.status, 'paused')
+    assert.equal((await a.store.getExecution(first.execution_id))?.status, 'paused')
+    const resumed = await b.engine.resume(first.execution_id)
+    assert.equal(resumed.status, 'running')
+    const cancelled = await b.engine.cancel(first.execution_id, 'stopped from node b')
+    assert.equal(cancelled.status, 'cancelled')
+    assert.ok(!b.engine.hosts(first.execution_id), 'node b never took the execution over')
+    const events = await a.store.listEvents(first.execution_id, 0, 100)
+    assert.deepEqual(
+      events.filter((e) => e.type.startsWith('execution_')).map((e) => e.type),
+      ['execution_started', 'execution_paused', 'execution_resumed', 'execution_cancelled'],
+    )
   })
 })
