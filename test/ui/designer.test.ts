@@ -32,14 +32,51 @@ after(async () => {
   await server?.close()
 })
 
-async function drag(page: Page, fromLabel: string, toLabel: string): Promise<void> {
-  const from = await page.getByLabel(fromLabel, { exact: true }).boundingBox()
-  const to = await page.getByLabel(toLabel, { exact: true }).boundingBox()
-  assert.ok(from !== null && to !== null, `handles ${fromLabel} and ${toLabel} are visible`)
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
-  await page.mouse.down()
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 })
-  await page.mouse.up()
+/** The handle's box once it has stood still for a few frames (a fit of the view may still be under way). */
+async function settledBox(
+  page: Page,
+  label: string,
+): Promise<{ x: number; y: number; width: number; height: number }> {
+  const handle = page.getByLabel(label, { exact: true })
+  const frames = (): Promise<void> =>
+    page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          let n = 0
+          const next = (): void => void (++n === 10 ? resolve() : requestAnimationFrame(next))
+          requestAnimationFrame(next)
+        }),
+    )
+  return until(`handle ${label} to stand still`, async () => {
+    const before = await handle.boundingBox()
+    await frames()
+    const after = await handle.boundingBox()
+    return before !== null && after !== null && before.x === after.x && before.y === after.y
+      ? after
+      : undefined
+  })
+}
+
+/**
+ * Drags from one handle to another until React Flow draws the edge: the view re-fits once nodes are
+ * measured, and a fit that lands during the gesture moves the target away, so a missed drop is repeated.
+ */
+async function drag(page: Page, fromLabel: string, toLabel: string, edgeId: string): Promise<void> {
+  const edge = page.locator(`[data-testid="rf__edge-${edgeId}"]`)
+  for (let attempt = 1; ; attempt++) {
+    const from = await settledBox(page, fromLabel)
+    const to = await settledBox(page, toLabel)
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
+    await page.mouse.down()
+    await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 })
+    await page.mouse.up()
+    try {
+      await edge.waitFor({ state: 'attached', timeout: 2_000 })
+      return
+    } catch (error) {
+      if (attempt === 3) throw error
+    }
+  }
 }
 
 test('designer: three tasks by click and drag, save, run, every node completes live', { skip }, async () => {
@@ -81,8 +118,8 @@ test('designer: three tasks by click and drag, save, run, every node completes l
   await editor.getByLabel('Depends on').fill('')
   await editor.getByRole('alert').filter({ hasText: 'ghost' }).waitFor({ state: 'detached' })
 
-  await drag(page, 'Connect from echo_1', 'Dependency input of echo_2')
-  await drag(page, 'Connect from echo_2', 'Dependency input of delay_1')
+  await drag(page, 'Connect from echo_1', 'Dependency input of echo_2', 'echo_1->echo_2')
+  await drag(page, 'Connect from echo_2', 'Dependency input of delay_1', 'echo_2->delay_1')
   await page.getByRole('button', { name: 'Auto layout' }).click()
   await page.getByRole('button', { name: 'Save', exact: true }).click()
   await page.getByRole('status').filter({ hasText: 'Saved and published' }).waitFor()
