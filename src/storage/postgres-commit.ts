@@ -206,14 +206,7 @@ async function insertEvents(
   events: ExecutionEvent[],
   context: CommitContext,
 ): Promise<number[]> {
-  events.forEach((event, index) => {
-    if (typeof event?.execution_id !== 'string' || !Number.isInteger(event.seq)) {
-      throw new InvalidRequestError(
-        `commit: events[${index}] needs a string execution_id and an integer seq, got ` +
-          `execution_id ${JSON.stringify(event?.execution_id)} and seq ${JSON.stringify(event?.seq)}`,
-      )
-    }
-  })
+  checkEvents(events)
   const result = await client.query<{ id: string; execution_id: string; seq: number }>(
     prepared(
       `WITH events_lock AS (SELECT pg_advisory_xact_lock(hashtext($1)) AS locked),
@@ -270,4 +263,138 @@ function lastPerKey<T>(items: readonly T[] | undefined, key: (item: T) => string
   const byKey = new Map<string, T>()
   for (const item of items) byKey.set(key(item), item)
   return [...byKey.values()]
+}
+
+/**
+ * The common commit of a running execution in one statement, so one round trip: a batch fenced by its
+ * node's lease that only updates executions it fences (no insert, no document). Data-modifying CTEs share
+ * one snapshot and one implicit transaction; every write is conditioned on the fence CTE, which locks the
+ * executions first (FOR UPDATE, by id, as the transactional path does), so a batch whose lease is lost
+ * writes nothing. Answers `undefined` when the batch does not qualify, or when a fenced execution does not
+ * exist yet (an insert): nothing was written, and the caller uses the transactional path.
+ */
+export async function writeFencedBatchAtOnce(
+  run: (query: pg.QueryConfig) => Promise<pg.QueryResult>,
+  batch: WriteBatch,
+  context: CommitContext,
+): Promise<number[] | undefined> {
+  const fence = batch.fence
+  if (fence === undefined || fence.execution_ids.length === 0) return undefined
+  if ((batch.documents?.length ?? 0) > 0) return undefined
+  const fenced = new Set(fence.execution_ids)
+  const executions = mergeExecutions(batch.executions)
+  const tasks = lastPerKey(batch.tasks, (s) => `${s.execution_id}\u0000${s.task}\u0000${s.item_index}`)
+  const events = batch.events ?? []
+  checkEvents(events)
+  if (
+    executions.some((e) => !fenced.has(e.execution_id)) ||
+    tasks.some((s) => !fenced.has(s.execution_id)) ||
+    events.some((e) => !fenced.has(e.execution_id))
+  )
+    return undefined
+  const t = context.tables
+  const ok = '(SELECT ok FROM ok)'
+  const params: unknown[] = [[...fenced], fence.node_id]
+  const add = (values: unknown[]): string[] => values.map((value) => `$${params.push(value)}`)
+  const parts = [
+    `fence AS (SELECT execution_id, (owner_node = $2 AND lease_expires_at > now()) IS TRUE AS held
+       FROM ${t.executions} WHERE execution_id = ANY($1::text[]) ORDER BY execution_id FOR UPDATE)`,
+    `ok AS (SELECT count(*) = cardinality($1::text[]) AND coalesce(bool_and(held), false) AS ok FROM fence)`,
+  ]
+  if (executions.length > 0) {
+    const p = add([
+      executions.map((r) => r.execution_id),
+      executions.map((r) => r.workflow_id),
+      executions.map((r) => r.workflow_revision),
+      executions.map((r) => r.workflow_name),
+      executions.map((r) => r.status),
+      executions.map((r) => r.updated_at),
+      executions.map((r) => r.started_at ?? null),
+      executions.map((r) => r.completed_at ?? null),
+      executions.map((r) => JSON.stringify(executionState(r))),
+    ])
+    parts.push(`updated AS (UPDATE ${t.executions} AS e SET
+       workflow_id = u.workflow_id, workflow_revision = u.workflow_revision, workflow_name = u.workflow_name,
+       status = u.status, updated_at = u.updated_at, started_at = u.started_at,
+       completed_at = u.completed_at, state = u.state
+     FROM unnest(${p[0]}::text[], ${p[1]}::text[], ${p[2]}::int[], ${p[3]}::text[], ${p[4]}::text[],
+       ${p[5]}::timestamptz[], ${p[6]}::timestamptz[], ${p[7]}::timestamptz[], ${p[8]}::jsonb[])
+       AS u(execution_id, workflow_id, workflow_revision, workflow_name, status,
+         updated_at, started_at, completed_at, state)
+     WHERE e.execution_id = u.execution_id AND ${ok})`)
+  }
+  if (tasks.length > 0) {
+    const p = add([
+      tasks.map((s) => s.execution_id),
+      tasks.map((s) => s.task),
+      tasks.map((s) => s.item_index),
+      tasks.map((s) => s.status),
+      tasks.map((s) => JSON.stringify(s)),
+    ])
+    parts.push(`tasks AS (INSERT INTO ${t.tasks} (execution_id, task, item_index, status, record)
+       SELECT * FROM unnest(${p[0]}::text[], ${p[1]}::text[], ${p[2]}::int[], ${p[3]}::text[], ${p[4]}::jsonb[])
+       WHERE ${ok}
+       ON CONFLICT (execution_id, task, item_index)
+       DO UPDATE SET status = excluded.status, record = excluded.record)`)
+  }
+  let select = `SELECT ${ok} AS ok, (SELECT array_agg(execution_id) FROM fence WHERE held) AS held, NULL::json AS ids`
+  if (events.length > 0) {
+    const p = add([
+      context.eventsLockKey,
+      events.map((e) => e.execution_id),
+      events.map((e) => e.seq),
+      events.map((e) => e.workflow_id),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify({ ...e, id: undefined })),
+      context.eventsChannel,
+    ])
+    parts.push(
+      `events_lock AS (SELECT pg_advisory_xact_lock(hashtext(${p[0]})) AS locked WHERE ${ok})`,
+      `inserted AS (INSERT INTO ${t.events} (execution_id, seq, workflow_id, type, record)
+       SELECT u.execution_id, u.seq, u.workflow_id, u.type, u.record
+       FROM events_lock,
+         unnest(${p[1]}::text[], ${p[2]}::int[], ${p[3]}::text[], ${p[4]}::text[], ${p[5]}::jsonb[])
+           WITH ORDINALITY AS u(execution_id, seq, workflow_id, type, record, ord)
+       ORDER BY u.ord
+       RETURNING id, execution_id, seq)`,
+      `notified AS (SELECT pg_notify(${p[6]}, max(id)::text) AS sent FROM inserted)`,
+    )
+    // Ids in the batch's order (the insert follows it); `notified` must be read for its NOTIFY to run.
+    select = `SELECT ${ok} AS ok, (SELECT array_agg(execution_id) FROM fence WHERE held) AS held,
+       (SELECT json_agg(json_build_object('id', id::text, 'execution_id', execution_id, 'seq', seq))
+         FROM inserted) AS ids,
+       (SELECT count(*) FROM notified) AS sent`
+  }
+  const result = await run(prepared(`WITH ${parts.join(',\n')}\n${select}`, params))
+  const row = result.rows[0] as {
+    ok: boolean
+    held: string[] | null
+    ids: { id: string; execution_id: string; seq: number }[] | null
+  }
+  if (!row.ok) {
+    const held = new Set(row.held ?? [])
+    // A fenced execution held by another node: the lease is lost. Otherwise one is missing: an insert.
+    const exists = await run(
+      prepared(`SELECT execution_id FROM ${t.executions} WHERE execution_id = ANY($1::text[])`, [
+        [...fenced],
+      ]),
+    )
+    const lost = exists.rows.map((r) => String(r['execution_id'])).find((id) => !held.has(id))
+    if (lost !== undefined && exists.rows.length === fenced.size) throw new LeaseLostError(lost)
+    return undefined
+  }
+  const ids = new Map<string, number>()
+  for (const r of row.ids ?? []) ids.set(`${r.execution_id}\u0000${r.seq}`, Number(r.id))
+  return events.map((e) => ids.get(`${e.execution_id}\u0000${e.seq}`)!)
+}
+
+function checkEvents(events: readonly ExecutionEvent[]): void {
+  events.forEach((event, index) => {
+    if (typeof event?.execution_id !== 'string' || !Number.isInteger(event.seq)) {
+      throw new InvalidRequestError(
+        `commit: events[${index}] needs a string execution_id and an integer seq, got ` +
+          `execution_id ${JSON.stringify(event?.execution_id)} and seq ${JSON.stringify(event?.seq)}`,
+      )
+    }
+  })
 }

@@ -36,7 +36,7 @@ import type {
   WriteBatch,
 } from '../core/store.ts'
 import { checkBatch } from './input-checks.ts'
-import { writeBatch } from './postgres-commit.ts'
+import { writeBatch, writeFencedBatchAtOnce } from './postgres-commit.ts'
 import { createSecretMask, maskConnectionString, toStoreError } from './postgres-errors.ts'
 import { PostgresListener } from './postgres-listener.ts'
 import { migrate, quoteIdentifier } from './postgres-migrations.ts'
@@ -50,6 +50,9 @@ import {
   type PageSql,
   type Tables,
 } from './postgres-queries.ts'
+
+/** How many recently written execution ids `commit` remembers. */
+const WRITTEN_MEMORY = 100_000
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/db` (or any form `pg` accepts). */
@@ -265,16 +268,35 @@ export class PostgresStore implements Store {
 
   // ----- executions, task states, events -----------------------------------------------------------------
 
+  /** Executions this store committed lately, newest last (see `commit`). */
+  readonly #written = new Set<string>()
+
   async commit(batch: WriteBatch): Promise<void> {
     checkBatch(batch)
-    const assigned = await this.#transaction('commit', (client) =>
-      writeBatch(client, batch, {
-        tables: this.#t,
-        eventsLockKey: this.#eventsLockKey,
-        eventsChannel: channelName('events'),
-        defaultLeaseMs: DEFAULT_LEASE_MS,
-      }),
-    )
+    const context = {
+      tables: this.#t,
+      eventsLockKey: this.#eventsLockKey,
+      eventsChannel: channelName('events'),
+      defaultLeaseMs: DEFAULT_LEASE_MS,
+    }
+    // A running execution's commit takes one round trip; the rest (inserts, documents) a transaction. The
+    // one-statement form is tried only for executions this store has written before (so not for inserts).
+    this.#checkUsable('commit')
+    const fenced = batch.fence?.execution_ids ?? []
+    let assigned: number[] | undefined
+    if (fenced.length > 0 && fenced.every((id) => this.#written.has(id))) {
+      try {
+        assigned = await writeFencedBatchAtOnce((query) => this.#pool.query(query), batch, context)
+      } catch (error) {
+        throw this.#error('commit', error)
+      }
+    }
+    assigned ??= await this.#transaction('commit', (client) => writeBatch(client, batch, context))
+    for (const id of fenced) {
+      this.#written.delete(id)
+      this.#written.add(id)
+    }
+    while (this.#written.size > WRITTEN_MEMORY) this.#written.delete(this.#written.values().next().value!)
     // Ids are set only once the transaction has committed.
     assigned.forEach((id, index) => {
       batch.events![index]!.id = id

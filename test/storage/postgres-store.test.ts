@@ -248,6 +248,62 @@ describe('PostgreSQL store: commit', () => {
     )
   })
 
+  it("commits a running execution's batch in one statement: all of it, ids in order, or nothing", async (t) => {
+    if (await skipWithoutPostgres(t)) return
+    const [store, other] = await openStores(2)
+    const fence = { node_id: 'node-a', execution_ids: ['exec-1', 'exec-2'] }
+    // The inserts go through the transaction; the store then knows both executions.
+    await store!.commit({ executions: [execution('exec-1'), execution('exec-2')], fence })
+    const events = [event('exec-2', 1), event('exec-1', 1), event('exec-1', 2)]
+    await store!.commit({
+      executions: [execution('exec-1', { status: 'running' }), execution('exec-2', { status: 'running' })],
+      tasks: [
+        task('exec-1', { status: 'running' }),
+        task('exec-2', { status: 'completed', output: { n: 2 } }),
+      ],
+      events,
+      fence,
+    })
+    assert.equal((await store!.getExecution('exec-1'))!.status, 'running')
+    assert.equal((await store!.getExecution('exec-2'))!.status, 'running')
+    assert.deepEqual((await store!.getTaskStates('exec-2'))[0]?.output, { n: 2 })
+    const ids = events.map((e) => e.id!)
+    assert.ok(
+      ids.every((id) => Number.isInteger(id)),
+      'every event got its id',
+    )
+    assert.deepEqual(
+      [...ids].sort((a, b) => a - b),
+      ids,
+      'ids follow the batch order',
+    )
+    assert.deepEqual(
+      (await store!.listAllEvents(0, 10)).map((e) => [e.execution_id, e.seq, e.id]),
+      events.map((e) => [e.execution_id, e.seq, e.id]),
+    )
+
+    // Another node takes exec-2 over once its lease expired: a batch fenced on both writes nothing.
+    await sql(
+      `UPDATE "${store!.schema}".executions SET lease_expires_at = now() - interval '1 second' WHERE execution_id = 'exec-2'`,
+    )
+    assert.equal(await other!.claimExecution('node-b', 'exec-2', 30_000), true)
+    const late = {
+      executions: [execution('exec-1', { status: 'completed' }), execution('exec-2', { status: 'failed' })],
+      tasks: [task('exec-1', { status: 'completed' })],
+      events: [event('exec-1', 3), event('exec-2', 2)],
+      fence,
+    }
+    await assert.rejects(store!.commit(late), (error: unknown) => {
+      assert.ok(error instanceof LeaseLostError)
+      assert.match(error.message, /exec-2/)
+      return true
+    })
+    assert.equal((await store!.getExecution('exec-1'))!.status, 'running', 'exec-1 unchanged')
+    assert.equal((await store!.getTaskStates('exec-1'))[0]?.status, 'running')
+    assert.equal((await store!.listAllEvents(0, 10)).length, 3, 'no event added')
+    assert.equal(late.events[0]!.id, undefined)
+  })
+
   it('answers a second execution with the same idempotency key with ConflictError', async (t) => {
     if (await skipWithoutPostgres(t)) return
     const [store] = await openStores(1)
