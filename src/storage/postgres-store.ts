@@ -81,17 +81,25 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return new PostgresStore(options)
 }
 
-/** Harmonia's name for a channel on the database: `harmonia_<channel>`, a valid, bounded identifier. */
-export function channelName(channel: string): string {
+/**
+ * Harmonia's name for a channel on the database: `harmonia_<channel>` for the `public` schema, and
+ * `harmonia_<schema hash>_<channel>` for another, so deployments sharing a database in separate schemas
+ * never wake each other. A valid identifier of at most 63 characters.
+ */
+export function channelName(channel: string, schema = 'public'): string {
   if (typeof channel !== 'string' || channel === '') {
     throw new InvalidRequestError(
       `notification channel must be a non-empty string, got ${JSON.stringify(channel)}`,
     )
   }
+  const prefix =
+    schema === 'public'
+      ? 'harmonia_'
+      : `harmonia_${createHash('sha256').update(schema).digest('hex').slice(0, 8)}_`
   const safe = channel.replace(/[^A-Za-z0-9_]/g, '_')
-  if (safe.length <= 54) return `harmonia_${safe}`
+  if (prefix.length + safe.length <= 63) return `${prefix}${safe}`
   const hash = createHash('sha256').update(channel).digest('hex').slice(0, 8)
-  return `harmonia_${safe.slice(0, 45)}_${hash}`
+  return `${prefix}${safe.slice(0, 63 - prefix.length - 9)}_${hash}`
 }
 
 export class PostgresStore implements Store {
@@ -276,7 +284,7 @@ export class PostgresStore implements Store {
     const context = {
       tables: this.#t,
       eventsLockKey: this.#eventsLockKey,
-      eventsChannel: channelName('events'),
+      eventsChannel: channelName('events', this.schema),
       defaultLeaseMs: DEFAULT_LEASE_MS,
     }
     // A running execution's commit takes one round trip; the rest (inserts, documents) a transaction. The
@@ -490,7 +498,7 @@ export class PostgresStore implements Store {
          RETURNING execution_id, status
        )
        SELECT pg_notify($3, execution_id) FROM released WHERE status = ANY($4::text[])`,
-      [nodeId, executionId, channelName('executions'), UNFINISHED],
+      [nodeId, executionId, channelName('executions', this.schema), UNFINISHED],
     )
   }
 
@@ -559,7 +567,7 @@ export class PostgresStore implements Store {
   // ----- notifications -----------------------------------------------------------------------------------
 
   async notify(channel: string, payload: string): Promise<void> {
-    const name = channelName(channel)
+    const name = channelName(channel, this.schema)
     if (Buffer.byteLength(payload, 'utf8') > MAX_NOTIFY_BYTES) {
       throw new StoreError(
         `postgres store: notify on '${channel}': payload is ${Buffer.byteLength(payload, 'utf8')} bytes, ` +
@@ -571,7 +579,7 @@ export class PostgresStore implements Store {
 
   listen(channel: string, listener: (payload: string) => void): () => void {
     if (this.#closed !== undefined) throw this.#closedError('listen')
-    return this.#listener.add(channelName(channel), listener)
+    return this.#listener.add(channelName(channel, this.schema), listener)
   }
 
   // ----- plumbing ----------------------------------------------------------------------------------------

@@ -576,6 +576,10 @@ describe('PostgreSQL store: notifications', () => {
     assert.ok(long.length <= 63, `${long} is a valid identifier length`)
     assert.notEqual(long, channelName(`${'x'.repeat(99)}y`), 'long names stay distinct')
     assert.throws(() => channelName(''), InvalidRequestError)
+    const scoped = channelName('events', 'harmonia_tenant_a')
+    assert.match(scoped, /^harmonia_[0-9a-f]{8}_events$/)
+    assert.notEqual(scoped, channelName('events', 'harmonia_tenant_b'), 'schemas get their own channels')
+    assert.ok(channelName('y'.repeat(100), 'harmonia_tenant_a').length <= 63)
     if (await skipWithoutPostgres(t)) return
     const [store] = await openStores(1)
     await assert.rejects(store!.notify('events', 'x'.repeat(8000)), (error: unknown) => {
@@ -590,7 +594,8 @@ describe('PostgreSQL store: connections', () => {
   it('keeps at most poolSize pooled connections plus one LISTEN connection, named after the node', async (t) => {
     if (await skipWithoutPostgres(t)) return
     const nodeId = `pool-${globalThis.crypto.randomUUID().slice(0, 8)}`
-    const store = fixture.store(fixture.schema(), { nodeId, poolSize: 2 })
+    const schema = fixture.schema()
+    const store = fixture.store(schema, { nodeId, poolSize: 2 })
     await store.init()
     store.listen('wake', () => {})
     await store.listening()
@@ -601,7 +606,7 @@ describe('PostgreSQL store: connections', () => {
     )
     const listener = connections.find((c) => c.pid === store.listenerProcessId)
     assert.ok(listener !== undefined, `the LISTEN connection is open: ${JSON.stringify(connections)}`)
-    assert.match(listener.query, /^LISTEN "harmonia_wake"$/)
+    assert.equal(listener.query, `LISTEN "${channelName('wake', schema)}"`)
     // Twelve queries at once went through two pooled connections, the LISTEN one was not among them.
     assert.equal(connections.length, 3, JSON.stringify(connections))
   })
