@@ -80,7 +80,25 @@ async function timeOne(engine: Engine, workflowId: string, name: string): Promis
   return performance.now() - started
 }
 
-function chain(steps: number): WorkflowDefinition {
+/** One task run once per item of `workflow.input.items`, 1,000 at a time. */
+export function fanOut(name: string): WorkflowDefinition {
+  return {
+    name,
+    tasks: {
+      each: {
+        name: 'each',
+        component: 'core',
+        action: 'echo',
+        for_each: '${workflow.input.items}',
+        concurrency: 1000,
+        input: { item: '${item}' },
+      },
+    },
+  }
+}
+
+/** A sequential chain: each step echoes its predecessor's output plus one. */
+export function chain(steps: number): WorkflowDefinition {
   const tasks: Record<string, TaskDefinition> = {}
   for (let i = 0; i < steps; i++) {
     tasks[`s${i}`] = {
@@ -130,19 +148,7 @@ export async function engineFigures(): Promise<Figure[]> {
   })
 
   await withEngine(async (engine) => {
-    const workflow: WorkflowDefinition = {
-      name: 'fanout-1000',
-      tasks: {
-        each: {
-          name: 'each',
-          component: 'core',
-          action: 'echo',
-          for_each: '${workflow.input.items}',
-          concurrency: 1000,
-          input: { item: '${item}' },
-        },
-      },
-    }
+    const workflow = fanOut('fanout-1000')
     const items = Array.from({ length: 1000 }, (_, i) => i)
     const started = performance.now()
     const exec = await engine.startExecution({ workflow, input: { items } })
@@ -198,7 +204,7 @@ export async function engineFigures(): Promise<Figure[]> {
   return figures
 }
 
-function round(value: number, digits: number): number {
+export function round(value: number, digits: number): number {
   const f = 10 ** digits
   return Math.round(value * f) / f
 }

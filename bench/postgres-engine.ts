@@ -10,9 +10,9 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import pg from 'pg'
 import { createComponentRegistry, registerBuiltins } from '../src/components/index.ts'
 import { createEngine } from '../src/core/engine.ts'
-import type { TaskDefinition, WorkflowDefinition } from '../src/core/model.ts'
+import type { WorkflowDefinition } from '../src/core/model.ts'
 import { createPostgresStore } from '../src/storage/postgres-store.ts'
-import type { Figure } from './engine.ts'
+import { chain, fanOut, round, type Figure } from './engine.ts'
 
 const URL = process.env['HARMONIA_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -24,20 +24,6 @@ type Job =
 interface WorkerInput {
   schema: string
   nodeId: string
-}
-
-function chain(steps: number): WorkflowDefinition {
-  const tasks: Record<string, TaskDefinition> = {}
-  for (let i = 0; i < steps; i++) {
-    tasks[`s${i}`] = {
-      name: `s${i}`,
-      component: 'core',
-      action: 'echo',
-      input: i === 0 ? { n: 0 } : { n: `\${tasks.s${i - 1}.output.n + 1}` },
-      ...(i === 0 ? {} : { depends_on: [`s${i - 1}`] }),
-    }
-  }
-  return { name: `chain-${steps}`, tasks }
 }
 
 const single: WorkflowDefinition = {
@@ -81,20 +67,7 @@ async function node({ schema, nodeId }: WorkerInput): Promise<void> {
       if (job.kind === 'singles') {
         await Promise.all(Array.from({ length: job.count }, () => run(single)))
       } else {
-        const workflow: WorkflowDefinition = {
-          name: 'fanout',
-          tasks: {
-            each: {
-              name: 'each',
-              component: 'core',
-              action: 'echo',
-              for_each: '${workflow.input.items}',
-              concurrency: 1000,
-              input: { item: '${item}' },
-            },
-          },
-        }
-        await run(workflow, { items: Array.from({ length: job.items }, (_, i) => i) })
+        await run(fanOut('fanout'), { items: Array.from({ length: job.items }, (_, i) => i) })
       }
       parentPort!.postMessage({ ms: performance.now() - started })
     })().catch((error: unknown) => parentPort!.postMessage({ error: String(error) }))
@@ -209,11 +182,6 @@ export async function postgresFigures(): Promise<Figure[]> {
     })
   })
   return figures
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits
-  return Math.round(value * f) / f
 }
 
 if (!isMainThread && (workerData as WorkerInput | undefined)?.schema !== undefined) {

@@ -500,6 +500,42 @@ class WorkflowEngine implements Engine, RunHost {
     executionId: string,
     options: { timeoutMs?: number } = {},
   ): Promise<ExecutionRecord> {
+    const timeoutMs = options.timeoutMs
+    return this.#awaitRecord(executionId, {
+      wakeOn: (event) =>
+        event.type === EventType.execution_completed ||
+        event.type === EventType.execution_failed ||
+        event.type === EventType.execution_cancelled,
+      done: (record) => FINISHED_EXECUTION_STATUSES.has(record.status),
+      ...(timeoutMs === undefined
+        ? {}
+        : {
+            timeoutMs,
+            timeoutError: () =>
+              new HarmoniaError(
+                ErrorCode.timeout,
+                `execution '${executionId}' did not finish within ${timeoutMs} ms`,
+                { details: { execution_id: executionId } },
+              ),
+          }),
+    })
+  }
+
+  /**
+   * Resolves with the persisted record once `done` holds: read at the start (after `kick`, when given) and
+   * again on each event of the execution that `wakeOn` accepts (events of other nodes arrive through the
+   * cluster's event relay). Rejects when the execution does not exist, or at the timeout.
+   */
+  async #awaitRecord(
+    executionId: string,
+    options: {
+      wakeOn: (event: ExecutionEvent) => boolean
+      done: (record: ExecutionRecord) => boolean
+      timeoutMs?: number
+      timeoutError?: () => Error
+      kick?: () => Promise<void>
+    },
+  ): Promise<ExecutionRecord> {
     let unsubscribe = (): void => {}
     let timer: { cancel(): void } | undefined
     try {
@@ -512,37 +548,20 @@ class WorkflowEngine implements Engine, RunHost {
                   execution_id: executionId,
                 }),
               )
-            } else if (FINISHED_EXECUTION_STATUSES.has(record.status)) {
+            } else if (options.done(record)) {
               resolve(record)
             }
           }, reject)
         }
-        unsubscribe = this.bus.subscribe((event: ExecutionEvent) => {
-          if (
-            event.type === EventType.execution_completed ||
-            event.type === EventType.execution_failed ||
-            event.type === EventType.execution_cancelled
-          ) {
-            check()
-          }
+        unsubscribe = this.bus.subscribe((event) => {
+          if (options.wakeOn(event)) check()
         }, executionId)
-        if (options.timeoutMs !== undefined) {
-          const timeoutMs = options.timeoutMs
-          timer = this.clock.setTimeout(
-            () =>
-              reject(
-                new HarmoniaError(
-                  ErrorCode.timeout,
-                  `execution '${executionId}' did not finish within ${timeoutMs} ms`,
-                  {
-                    details: { execution_id: executionId },
-                  },
-                ),
-              ),
-            timeoutMs,
-          )
+        if (options.timeoutMs !== undefined && options.timeoutError !== undefined) {
+          const timeoutError = options.timeoutError
+          timer = this.clock.setTimeout(() => reject(timeoutError()), options.timeoutMs)
         }
-        check()
+        if (options.kick === undefined) check()
+        else options.kick().then(check, reject)
       })
     } finally {
       unsubscribe()
@@ -574,33 +593,18 @@ class WorkflowEngine implements Engine, RunHost {
     request: ControlRequest,
     done: (record: ExecutionRecord) => boolean,
   ): Promise<ExecutionRecord> {
-    let unsubscribe = (): void => {}
-    let timer: { cancel(): void } | undefined
-    try {
-      return await new Promise<ExecutionRecord>((resolve, reject) => {
-        const check = (): void => {
-          void this.#store.getExecution(executionId).then((record) => {
-            if (record !== undefined && done(record)) resolve(record)
-          }, reject)
-        }
-        unsubscribe = this.bus.subscribe(check, executionId)
-        timer = this.clock.setTimeout(
-          () =>
-            reject(
-              new ConflictError(
-                `execution '${executionId}' is running on another node, which did not ${request.action} it ` +
-                  `within ${CONTROL_TIMEOUT_MS} ms; retry later`,
-                { execution_id: executionId },
-              ),
-            ),
-          CONTROL_TIMEOUT_MS,
-        )
-        this.#store.notify(CONTROL_CHANNEL, JSON.stringify(request)).then(check, reject)
-      })
-    } finally {
-      unsubscribe()
-      timer?.cancel()
-    }
+    return this.#awaitRecord(executionId, {
+      wakeOn: () => true,
+      done,
+      timeoutMs: CONTROL_TIMEOUT_MS,
+      timeoutError: () =>
+        new ConflictError(
+          `execution '${executionId}' is running on another node, which did not ${request.action} it ` +
+            `within ${CONTROL_TIMEOUT_MS} ms; retry later`,
+          { execution_id: executionId },
+        ),
+      kick: () => this.#store.notify(CONTROL_CHANNEL, JSON.stringify(request)),
+    })
   }
 
   /** A control request from another node: acted on only by the node that runs the execution. */

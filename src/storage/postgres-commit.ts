@@ -7,7 +7,7 @@
 import type pg from 'pg'
 import { InvalidRequestError, LeaseLostError } from '../core/errors.ts'
 import type { ExecutionEvent } from '../core/events.ts'
-import type { ExecutionRecord } from '../core/model.ts'
+import type { ExecutionRecord, TaskState } from '../core/model.ts'
 import type { WriteBatch } from '../core/store.ts'
 import { executionFixed, executionState, prepared, type Tables } from './postgres-queries.ts'
 
@@ -75,13 +75,7 @@ export async function writeBatch(
        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[])
        ON CONFLICT (execution_id, task, item_index)
        DO UPDATE SET status = excluded.status, record = excluded.record`,
-        [
-          tasks.map((s) => s.execution_id),
-          tasks.map((s) => s.task),
-          tasks.map((s) => s.item_index),
-          tasks.map((s) => s.status),
-          tasks.map((s) => JSON.stringify(s)),
-        ],
+        taskArrays(tasks),
       ),
     )
   }
@@ -180,17 +174,7 @@ async function updateExecutions(client: pg.ClientBase, t: Tables, records: Execu
        AS u(execution_id, workflow_id, workflow_revision, workflow_name, status,
          updated_at, started_at, completed_at, state)
      WHERE e.execution_id = u.execution_id`,
-      [
-        records.map((r) => r.execution_id),
-        records.map((r) => r.workflow_id),
-        records.map((r) => r.workflow_revision),
-        records.map((r) => r.workflow_name),
-        records.map((r) => r.status),
-        records.map((r) => r.updated_at),
-        records.map((r) => r.started_at ?? null),
-        records.map((r) => r.completed_at ?? null),
-        records.map((r) => JSON.stringify(executionState(r))),
-      ],
+      updateArrays(records),
     ),
   )
 }
@@ -221,15 +205,7 @@ async function insertEvents(
      ),
      notified AS (SELECT pg_notify($7, max(id)::text) FROM inserted)
      SELECT inserted.id::text AS id, inserted.execution_id, inserted.seq FROM inserted, notified`,
-      [
-        context.eventsLockKey,
-        events.map((e) => e.execution_id),
-        events.map((e) => e.seq),
-        events.map((e) => e.workflow_id),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify({ ...e, id: undefined })),
-        context.eventsChannel,
-      ],
+      [context.eventsLockKey, ...eventArrays(events), context.eventsChannel],
     ),
   )
   const ids = new Map<string, number>()
@@ -302,17 +278,7 @@ export async function writeFencedBatchAtOnce(
     `ok AS (SELECT count(*) = cardinality($1::text[]) AND coalesce(bool_and(held), false) AS ok FROM fence)`,
   ]
   if (executions.length > 0) {
-    const p = add([
-      executions.map((r) => r.execution_id),
-      executions.map((r) => r.workflow_id),
-      executions.map((r) => r.workflow_revision),
-      executions.map((r) => r.workflow_name),
-      executions.map((r) => r.status),
-      executions.map((r) => r.updated_at),
-      executions.map((r) => r.started_at ?? null),
-      executions.map((r) => r.completed_at ?? null),
-      executions.map((r) => JSON.stringify(executionState(r))),
-    ])
+    const p = add(updateArrays(executions))
     parts.push(`updated AS (UPDATE ${t.executions} AS e SET
        workflow_id = u.workflow_id, workflow_revision = u.workflow_revision, workflow_name = u.workflow_name,
        status = u.status, updated_at = u.updated_at, started_at = u.started_at,
@@ -324,13 +290,7 @@ export async function writeFencedBatchAtOnce(
      WHERE e.execution_id = u.execution_id AND ${ok})`)
   }
   if (tasks.length > 0) {
-    const p = add([
-      tasks.map((s) => s.execution_id),
-      tasks.map((s) => s.task),
-      tasks.map((s) => s.item_index),
-      tasks.map((s) => s.status),
-      tasks.map((s) => JSON.stringify(s)),
-    ])
+    const p = add(taskArrays(tasks))
     parts.push(`tasks AS (INSERT INTO ${t.tasks} (execution_id, task, item_index, status, record)
        SELECT * FROM unnest(${p[0]}::text[], ${p[1]}::text[], ${p[2]}::int[], ${p[3]}::text[], ${p[4]}::jsonb[])
        WHERE ${ok}
@@ -339,15 +299,7 @@ export async function writeFencedBatchAtOnce(
   }
   let select = `SELECT ${ok} AS ok, (SELECT array_agg(execution_id) FROM fence WHERE held) AS held, NULL::json AS ids`
   if (events.length > 0) {
-    const p = add([
-      context.eventsLockKey,
-      events.map((e) => e.execution_id),
-      events.map((e) => e.seq),
-      events.map((e) => e.workflow_id),
-      events.map((e) => e.type),
-      events.map((e) => JSON.stringify({ ...e, id: undefined })),
-      context.eventsChannel,
-    ])
+    const p = add([context.eventsLockKey, ...eventArrays(events), context.eventsChannel])
     parts.push(
       `events_lock AS (SELECT pg_advisory_xact_lock(hashtext(${p[0]})) AS locked WHERE ${ok})`,
       `inserted AS (INSERT INTO ${t.events} (execution_id, seq, workflow_id, type, record)
@@ -397,4 +349,39 @@ function checkEvents(events: readonly ExecutionEvent[]): void {
       )
     }
   })
+}
+
+/** The columns an execution update writes, one array each, in the order the statements expand them. */
+function updateArrays(records: readonly ExecutionRecord[]): unknown[] {
+  return [
+    records.map((r) => r.execution_id),
+    records.map((r) => r.workflow_id),
+    records.map((r) => r.workflow_revision),
+    records.map((r) => r.workflow_name),
+    records.map((r) => r.status),
+    records.map((r) => r.updated_at),
+    records.map((r) => r.started_at ?? null),
+    records.map((r) => r.completed_at ?? null),
+    records.map((r) => JSON.stringify(executionState(r))),
+  ]
+}
+
+function taskArrays(tasks: readonly TaskState[]): unknown[] {
+  return [
+    tasks.map((s) => s.execution_id),
+    tasks.map((s) => s.task),
+    tasks.map((s) => s.item_index),
+    tasks.map((s) => s.status),
+    tasks.map((s) => JSON.stringify(s)),
+  ]
+}
+
+function eventArrays(events: readonly ExecutionEvent[]): unknown[] {
+  return [
+    events.map((e) => e.execution_id),
+    events.map((e) => e.seq),
+    events.map((e) => e.workflow_id),
+    events.map((e) => e.type),
+    events.map((e) => JSON.stringify({ ...e, id: undefined })),
+  ]
 }

@@ -2,13 +2,13 @@
  * Several real `harmonia serve` processes on one PostgreSQL schema, and a counter service on 127.0.0.1 that
  * records every call (with its Idempotency-Key) so tests can tell how often a task's effect happened.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { BIN, cliEnv } from '../cli/cli-harness.ts'
+import { cliEnv, startCli } from '../cli/cli-harness.ts'
 import { TEST_DATABASE_URL } from '../storage/postgres-support.ts'
 
 export interface ClusterNodeProcess {
@@ -26,7 +26,7 @@ export async function startNode(
   env: Record<string, string> = {},
 ): Promise<ClusterNodeProcess> {
   const dataDir = await mkdtemp(path.join(tmpdir(), `harmonia-${nodeId}-`))
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn'], {
+  const cli = startCli(['serve', '--port', '0', '--log-level', 'warn'], {
     cwd: dataDir,
     env: cliEnv({
       HARMONIA_STORAGE: 'postgres',
@@ -36,42 +36,25 @@ export async function startNode(
       HARMONIA_DATA_DIR: dataDir,
       ...env,
     }),
-    stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${nodeId} did not start in 30 s:\n${output}`)), 30_000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      const match = /Harmonia listening on (http:\/\/\S+)/.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1] as string)
-      }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`${nodeId} exited (${code}) before listening:\n${output}`))
-    })
-  })
+  const output = (): string => `${cli.stdout()}${cli.stderr()}`
+  const line = await cli.waitForLine(/^Harmonia listening on http:\/\/\S+$/, { timeoutMs: 30_000 })
+  const url = line.slice('Harmonia listening on '.length)
   let stopping = false
-  child.once('exit', (code, signal) => {
-    if (!stopping) process.stderr.write(`${nodeId} exited unexpectedly (${code ?? signal}):\n${output}\n`)
+  void cli.done.then(({ code, signal }) => {
+    if (!stopping) process.stderr.write(`${nodeId} exited unexpectedly (${code ?? signal}):\n${output()}\n`)
   })
   return {
     nodeId,
     url,
-    child,
-    output: () => output,
+    child: cli.child,
+    output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       stopping = true
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        child.kill(signal)
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-        await exited
+      if (cli.child.exitCode === null && cli.child.signalCode === null) {
+        cli.child.kill(signal)
+        const timer = setTimeout(() => cli.child.kill('SIGKILL'), 15_000)
+        await cli.done
         clearTimeout(timer)
       }
       await rm(dataDir, { recursive: true, force: true })
