@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: prints one JSON line per figure. `npm run bench -- engine` (SQLite) or
- * `npm run bench -- postgres` runs one group.
+ * `npm run bench -- postgres` or `npm run bench -- http` runs one group.
  */
 import { engineFigures } from './engine.ts'
+import { httpFigures } from './http.ts'
 import { postgresFigures } from './postgres-engine.ts'
 
 const groups: Record<string, () => Promise<unknown>> = {
   engine: engineFigures,
   postgres: postgresFigures,
+  http: httpFigures,
 }
 
 const wanted = process.argv.slice(2)
