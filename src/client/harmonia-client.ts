@@ -28,6 +28,8 @@ import {
   type SchedulesApi,
   type TriggersApi,
 } from './schedules-api.ts'
+import { createSignalsApi, type SignalsApi } from './signals-api.ts'
+import { createSubscriptionsApi, type SubscriptionsApi } from './subscriptions-api.ts'
 import type {
   Action,
   ActionList,
@@ -58,6 +60,7 @@ import type {
   TemplateInput,
   ValidationResult,
   Webhook,
+  WebhookCall,
   WebhookDeliveryAnswer,
   WebhookInput,
   Workflow,
@@ -213,6 +216,17 @@ export interface WebhooksApi {
   list(query?: ListQuery, options?: CallOptions): Promise<Page<Webhook>>
   /** Delivers a payload to the webhook as if it had been called (for testing). */
   deliver(webhookId: string, payload?: JsonValue, options?: CallOptions): Promise<WebhookDeliveryAnswer>
+  /** A webhook (its auth secrets masked). */
+  get(webhookId: string, options?: CallOptions): Promise<Webhook>
+  /** Fields not sent are kept; `***` keeps a secret. */
+  update(webhookId: string, changes: Partial<WebhookInput>, options?: CallOptions): Promise<Webhook>
+  delete(webhookId: string, options?: CallOptions): Promise<SuccessAnswer & { webhook_id: string }>
+  /** The calls the webhook received (and replays), newest first; headers' secrets masked. */
+  calls(
+    webhookId: string,
+    query?: { page?: number; limit?: number },
+    options?: CallOptions,
+  ): Promise<Page<WebhookCall>>
 }
 
 export interface ComponentsApi {
@@ -248,6 +262,10 @@ export class HarmoniaClient {
   readonly triggers: TriggersApi
   /** LLM features: create a workflow from a sentence, explain a failure, optimize (docs/llm.md). */
   readonly llm: LlmApi
+  /** Outbound notifications: subscriptions and their signed deliveries. */
+  readonly subscriptions: SubscriptionsApi
+  /** Signals to executions waiting in `core.wait_for_signal`. */
+  readonly signals: SignalsApi
   readonly #http: HttpTransport
   readonly #prefix: string
   readonly #watchDeps: WatchDeps
@@ -327,11 +345,18 @@ export class HarmoniaClient {
         api('GET', `${templatePath(templateId)}/export`, { query: versionQuery(options.version), options }),
     }
 
+    const webhookPath = (webhookId: string): string => `/webhooks/${id(webhookId, 'webhook id')}`
     this.webhooks = {
       create: async (webhook, options) => api('POST', '/webhooks', { body: webhook, options }),
       list: async (query = {}, options) => api('GET', '/webhooks', { query: { ...query }, options }),
       deliver: async (webhookId, payload = {}, options) =>
         api('POST', `/webhooks/${id(webhookId, 'webhook id')}/deliver`, { body: payload, options }),
+      get: async (webhookId, options) => api('GET', webhookPath(webhookId), { options }),
+      update: async (webhookId, changes, options) =>
+        api('PUT', webhookPath(webhookId), { body: changes, options }),
+      delete: async (webhookId, options) => api('DELETE', webhookPath(webhookId), { options }),
+      calls: async (webhookId, query = {}, options) =>
+        api('GET', `${webhookPath(webhookId)}/calls`, { query: { ...query }, options }),
     }
 
     const componentPath = (name: string): string => `/components/${id(name, 'component name')}`
@@ -356,6 +381,8 @@ export class HarmoniaClient {
     this.llm = createLlmApi(api, id)
     this.schedules = createSchedulesApi(api, id)
     this.triggers = createTriggersApi(api, id)
+    this.subscriptions = createSubscriptionsApi(api, id)
+    this.signals = createSignalsApi(api, id)
 
     this.#watchDeps = {
       http: this.#http,

@@ -444,10 +444,16 @@ export interface WebhookInput {
   auth_config?: JsonObject
   description?: string
   metadata?: JsonObject
+  /** A header whose value identifies a delivery (e.g. X-GitHub-Delivery); Idempotency-Key always works. */
+  delivery_id_header?: string | null
+  /** Calls accepted per minute (per node); 0: unlimited. Default 600. */
+  rate_limit_per_minute?: number
 }
 
 export interface Webhook extends WebhookInput {
   webhook_id: string
+  /** Where the webhook is called: `/hooks/<endpoint>` (no Harmonia API key; its own auth applies). */
+  hook_path?: string
   created_at: string
   updated_at: string
   [key: string]: JsonValue | undefined
@@ -458,6 +464,29 @@ export interface WebhookDeliveryAnswer {
   execution_id?: string
   status?: string
   [key: string]: JsonValue | undefined
+}
+
+/** One call a webhook received (`/hooks/<endpoint>`) or replayed (`deliver`), as recorded. */
+export interface WebhookCall {
+  call_id: string
+  webhook_id: string
+  received_at: string
+  method: string
+  /** null for a replay. */
+  source_ip: string | null
+  /** Secrets masked. */
+  headers: JsonObject
+  query: JsonObject
+  source: 'http' | 'replay'
+  /** The parsed payload (an excerpt when large). */
+  payload: JsonValue
+  /** The `Idempotency-Key` (or the webhook's `delivery_id_header`) of the call. */
+  delivery_id?: string
+  result: 'started' | 'duplicate' | 'rejected' | 'failed'
+  status_code?: number
+  error?: { code: string; message: string }
+  execution_id: string | null
+  duration_ms: number
 }
 
 // ----- stream messages ----------------------------------------------------------------------------------------
