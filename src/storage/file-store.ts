@@ -1,5 +1,7 @@
 /**
  * The file store: JSON files under a data dir, the state held in memory (InMemoryState) and loaded at init.
+ * The Store methods are InMemoryStateStore's (shared with the memory store); this class adds the files,
+ * and its `write*` hooks journal each change before applying it.
  *
  * Files (fixed names; ids and collection names never become file names, so no input can reach a path
  * outside the dir):
@@ -33,7 +35,7 @@ import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { HarmoniaError } from '../core/errors.ts'
 import type { ExecutionEvent } from '../core/events.ts'
-import { silentLogger, type Logger } from '../core/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import type {
   CheckpointRecord,
   ExecutionRecord,
@@ -41,28 +43,9 @@ import type {
   TaskState,
   WorkflowRecord,
 } from '../core/model.ts'
-import type {
-  DocumentQuery,
-  DocumentWrite,
-  ExecutionQuery,
-  ExecutionSummary,
-  Page,
-  Store,
-  StoreHealth,
-  WorkflowQuery,
-  WriteBatch,
-} from '../core/store.ts'
-import { copy, InMemoryState, type CommitPlan, type Lease, type LeaseChange } from './in-memory-state.ts'
-import {
-  checkCheckpoint,
-  checkCollection,
-  checkDocument,
-  checkDocumentKey,
-  checkMark,
-  checkWorkflow,
-} from './input-checks.ts'
-import { checkCount, checkNodeId } from './list-query.ts'
-import { LocalNotifier } from './local-notifier.ts'
+import type { DocumentWrite, Store, StoreHealth } from '../core/store.ts'
+import { InMemoryState, type CommitPlan, type Lease, type LeaseChange } from './in-memory-state.ts'
+import { InMemoryStateStore } from './in-memory-state-store.ts'
 
 export interface FileStoreOptions {
   dataDir: string
@@ -78,7 +61,6 @@ export function createFileStore(options: FileStoreOptions): Store {
 const SNAPSHOT = 'snapshot.json'
 const LOCK = 'harmonia.lock'
 const JOURNAL = /^journal-(\d+)\.jsonl$/
-const MARK_SWEEP_EVERY = 1000
 const FORMAT = 1
 
 /**
@@ -118,16 +100,13 @@ interface Snapshot {
   marks: Array<[string, number | null]>
 }
 
-export class FileStore implements Store {
+export class FileStore extends InMemoryStateStore {
   readonly kind = 'file' as const
   readonly #dir: string
   readonly #compactBytes: number
-  readonly #notifier: LocalNotifier
-  #state = new InMemoryState()
   #journalFd: number | undefined
   #journalBytes = 0
   #generation = 0
-  #marksSinceSweep = 0
   #opened = false
   /** Why this store no longer writes, once fenced. */
   #fenced: string | undefined
@@ -138,9 +117,9 @@ export class FileStore implements Store {
         details: { field: 'dataDir' },
       })
     }
+    super('file', options.logger)
     this.#dir = path.resolve(options.dataDir)
     this.#compactBytes = options.compactBytes ?? 64 * 1024 * 1024
-    this.#notifier = new LocalNotifier((options.logger ?? silentLogger).child({ store: 'file' }))
   }
 
   async init(): Promise<void> {
@@ -215,7 +194,7 @@ export class FileStore implements Store {
   }
 
   #load(): void {
-    this.#state = new InMemoryState()
+    this.state = new InMemoryState()
     const text = readText(path.join(this.#dir, SNAPSHOT))
     if (text !== undefined) {
       const snapshot = JSON.parse(text) as Snapshot
@@ -251,7 +230,7 @@ export class FileStore implements Store {
   }
 
   #restore(s: Snapshot): void {
-    const st = this.#state
+    const st = this.state
     for (const w of s.workflows) st.applyWorkflow(w)
     const plan: CommitPlan = {
       inserted: new Map(),
@@ -272,7 +251,7 @@ export class FileStore implements Store {
 
   /** Writes a snapshot at the next generation and starts its empty journal. */
   #compact(): void {
-    const st = this.#state
+    const st = this.state
     const generation = this.#generation + 1
     const snapshot: Snapshot = {
       format: FORMAT,
@@ -345,7 +324,7 @@ export class FileStore implements Store {
   }
 
   #apply(op: Op): void {
-    const st = this.#state
+    const st = this.state
     switch (op[0]) {
       case 'w':
         st.applyWorkflow(op[1])
@@ -377,171 +356,38 @@ export class FileStore implements Store {
     this.#maybeCompact()
   }
 
-  // ----- workflows ---------------------------------------------------------------------------------------
+  // ----- writes: journaled, then applied -----------------------------------------------------------------
 
-  async saveWorkflow(record: WorkflowRecord): Promise<void> {
-    checkWorkflow(record)
-    this.#state.checkNewRevision(record)
-    this.#do(['w', copy(record)])
+  protected writeWorkflow(record: WorkflowRecord): void {
+    this.#do(['w', record])
   }
 
-  async getWorkflow(workflowId: string, revision?: number): Promise<WorkflowRecord | undefined> {
-    return this.#state.getWorkflow(workflowId, revision)
-  }
-
-  async listWorkflowRevisions(workflowId: string): Promise<WorkflowRecord[]> {
-    return this.#state.listWorkflowRevisions(workflowId)
-  }
-
-  async listWorkflows(query: WorkflowQuery): Promise<Page<WorkflowRecord>> {
-    return this.#state.listWorkflows(query ?? {})
-  }
-
-  async deleteWorkflow(workflowId: string): Promise<boolean> {
-    if (!this.#state.workflows.has(workflowId)) return false
+  protected writeWorkflowDeletion(workflowId: string): void {
     this.#do(['wd', workflowId])
-    return true
   }
 
-  // ----- executions, task states, events -----------------------------------------------------------------
-
-  async commit(batch: WriteBatch): Promise<void> {
-    const plan = this.#state.planCommit(batch, Date.now())
+  protected writeCommit(plan: CommitPlan): void {
     // The plan's objects are fresh copies: the applied state may keep them.
     const serial = toSerial(plan)
     this.#write(['c', serial])
-    this.#state.applyCommit(plan)
+    this.state.applyCommit(plan)
     this.#maybeCompact()
-    const events = batch.events ?? []
-    for (let i = 0; i < events.length; i++) events[i]!.id = plan.events[i]!.id
-    const last = plan.events.at(-1)
-    if (last !== undefined && this.#notifier.hasListeners('events'))
-      this.#notifier.notify('events', String(last.id))
   }
 
-  async getExecution(executionId: string): Promise<ExecutionRecord | undefined> {
-    return this.#state.getExecution(executionId)
+  protected writeCheckpoint(checkpoint: CheckpointRecord): void {
+    this.#do(['cp', checkpoint])
   }
 
-  async findExecutionByIdempotencyKey(key: string): Promise<ExecutionRecord | undefined> {
-    return this.#state.findExecutionByIdempotencyKey(key)
+  protected writeLeases(changes: LeaseChange[]): void {
+    this.#do(['l', changes.map(([id, lease]) => [id, lease ?? null])])
   }
 
-  async listExecutions(query: ExecutionQuery): Promise<Page<ExecutionSummary>> {
-    return this.#state.listExecutions(query ?? {})
+  protected writeDocument(write: DocumentWrite): void {
+    this.#do(['d', write])
   }
 
-  async getTaskStates(executionId: string): Promise<TaskState[]> {
-    return this.#state.getTaskStates(executionId)
-  }
-
-  async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {
-    checkCount('listEvents', 'limit', limit)
-    return this.#state.listEvents(executionId, afterSeq, limit)
-  }
-
-  async listAllEvents(
-    afterId: number,
-    limit: number,
-    filter: { workflow_id?: string } = {},
-  ): Promise<ExecutionEvent[]> {
-    checkCount('listAllEvents', 'limit', limit)
-    return this.#state.listAllEvents(afterId, limit, filter.workflow_id)
-  }
-
-  // ----- checkpoints -------------------------------------------------------------------------------------
-
-  async saveCheckpoint(checkpoint: CheckpointRecord): Promise<void> {
-    checkCheckpoint(checkpoint)
-    this.#do(['cp', copy(checkpoint)])
-  }
-
-  async getCheckpoint(checkpointId: string): Promise<CheckpointRecord | undefined> {
-    return this.#state.getCheckpoint(checkpointId)
-  }
-
-  async listCheckpoints(executionId: string): Promise<CheckpointRecord[]> {
-    return this.#state.listCheckpoints(executionId)
-  }
-
-  // ----- leases ------------------------------------------------------------------------------------------
-
-  async claimExecutions(nodeId: string, leaseMs: number, limit: number): Promise<string[]> {
-    checkNodeId('claimExecutions', nodeId)
-    checkCount('claimExecutions', 'leaseMs', leaseMs)
-    checkCount('claimExecutions', 'limit', limit)
-    return this.#leases(this.#state.planClaims(nodeId, leaseMs, limit, Date.now()))
-  }
-
-  async claimExecution(nodeId: string, executionId: string, leaseMs: number): Promise<boolean> {
-    checkNodeId('claimExecution', nodeId)
-    checkCount('claimExecution', 'leaseMs', leaseMs)
-    return this.#leases(this.#state.planClaim(nodeId, executionId, leaseMs, Date.now())).length > 0
-  }
-
-  async renewLeases(nodeId: string, executionIds: string[], leaseMs: number): Promise<string[]> {
-    checkNodeId('renewLeases', nodeId)
-    checkCount('renewLeases', 'leaseMs', leaseMs)
-    return this.#leases(this.#state.planRenewals(nodeId, executionIds, leaseMs, Date.now()))
-  }
-
-  async releaseExecution(nodeId: string, executionId: string): Promise<void> {
-    checkNodeId('releaseExecution', nodeId)
-    const released = this.#leases(this.#state.planRelease(nodeId, executionId))
-    if (released.length > 0 && this.#state.isUnfinished(executionId)) {
-      this.#notifier.notify('executions', executionId)
-    }
-  }
-
-  #leases(changes: LeaseChange[]): string[] {
-    if (changes.length > 0) this.#do(['l', changes.map(([id, lease]) => [id, lease ?? null])])
-    return changes.map(([id]) => id)
-  }
-
-  // ----- documents and marks -----------------------------------------------------------------------------
-
-  async putDocument(collection: string, id: string, doc: JsonObject): Promise<void> {
-    checkDocumentKey('putDocument', collection, id)
-    checkDocument('putDocument: doc', doc)
-    this.#do(['d', { collection, id, doc: copy(doc) }])
-  }
-
-  async getDocument(collection: string, id: string): Promise<JsonObject | undefined> {
-    return this.#state.getDocument(collection, id)
-  }
-
-  async listDocuments(collection: string, query: DocumentQuery = {}): Promise<Page<JsonObject>> {
-    checkCollection('listDocuments', collection)
-    return this.#state.listDocuments(collection, query)
-  }
-
-  async deleteDocument(collection: string, id: string): Promise<boolean> {
-    if (!this.#state.hasDocument(collection, id)) return false
-    this.#do(['d', { collection, id, doc: null }])
-    return true
-  }
-
-  async markOnce(scope: string, key: string, ttlMs?: number): Promise<boolean> {
-    checkMark(scope, key, ttlMs)
-    const now = Date.now()
-    if (++this.#marksSinceSweep >= MARK_SWEEP_EVERY) {
-      this.#marksSinceSweep = 0
-      this.#state.forgetExpiredMarks(now)
-    }
-    const expiresAtMs = this.#state.planMark(scope, key, ttlMs, now)
-    if (expiresAtMs === undefined) return false
+  protected writeMark(scope: string, key: string, expiresAtMs: number): void {
     this.#do(['m', scope, key, Number.isFinite(expiresAtMs) ? expiresAtMs : null])
-    return true
-  }
-
-  // ----- notifications -----------------------------------------------------------------------------------
-
-  async notify(channel: string, payload: string): Promise<void> {
-    this.#notifier.notify(channel, payload)
-  }
-
-  listen(channel: string, listener: (payload: string) => void): () => void {
-    return this.#notifier.listen(channel, listener)
   }
 }
 

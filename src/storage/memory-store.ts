@@ -2,40 +2,16 @@
  * The memory store: everything in Maps, nothing survives the process. For tests, demos and `--storage
  * memory`. It keeps every rule of the Store contract (leases, fences, idempotency keys, once-marks with
  * TTL, paging, sorting, filters), and records are copied on the way in and out, so callers never share
- * objects with the store.
+ * objects with the store. The contract itself lives in InMemoryStateStore (shared with the file store);
+ * here every write is applied to the state at once.
  *
  * `close()` keeps the data: the same instance can be used again, which lets a test simulate a restart.
  */
-import type { ExecutionEvent } from '../core/events.ts'
-import { silentLogger, type Logger } from '../core/logger.ts'
-import type {
-  CheckpointRecord,
-  ExecutionRecord,
-  JsonObject,
-  TaskState,
-  WorkflowRecord,
-} from '../core/model.ts'
-import type {
-  DocumentQuery,
-  ExecutionQuery,
-  ExecutionSummary,
-  Page,
-  Store,
-  StoreHealth,
-  WorkflowQuery,
-  WriteBatch,
-} from '../core/store.ts'
-import { copy, InMemoryState, type LeaseChange } from './in-memory-state.ts'
-import { checkCount, checkNodeId } from './list-query.ts'
-import { LocalNotifier } from './local-notifier.ts'
-import {
-  checkCheckpoint,
-  checkCollection,
-  checkDocument,
-  checkDocumentKey,
-  checkMark,
-  checkWorkflow,
-} from './input-checks.ts'
+import type { Logger } from '../core/logger.ts'
+import type { CheckpointRecord, WorkflowRecord } from '../core/model.ts'
+import type { DocumentWrite, Store, StoreHealth } from '../core/store.ts'
+import type { CommitPlan, LeaseChange } from './in-memory-state.ts'
+import { InMemoryStateStore } from './in-memory-state-store.ts'
 
 export interface MemoryStoreOptions {
   /** Receives failures of notification listeners. */
@@ -46,17 +22,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   return new MemoryStore(options)
 }
 
-/** Marks are swept of expired entries every this many `markOnce` calls. */
-const MARK_SWEEP_EVERY = 1000
-
-export class MemoryStore implements Store {
+export class MemoryStore extends InMemoryStateStore {
   readonly kind = 'memory' as const
-  readonly #state = new InMemoryState()
-  readonly #notifier: LocalNotifier
-  #marksSinceSweep = 0
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#notifier = new LocalNotifier((options.logger ?? silentLogger).child({ store: 'memory' }))
+    super('memory', options.logger)
   }
 
   async init(): Promise<void> {}
@@ -65,165 +35,31 @@ export class MemoryStore implements Store {
     return { ok: true }
   }
 
-  // ----- workflows ---------------------------------------------------------------------------------------
-
-  async saveWorkflow(record: WorkflowRecord): Promise<void> {
-    checkWorkflow(record)
-    this.#state.checkNewRevision(record)
-    this.#state.applyWorkflow(copy(record))
+  protected writeWorkflow(record: WorkflowRecord): void {
+    this.state.applyWorkflow(record)
   }
 
-  async getWorkflow(workflowId: string, revision?: number): Promise<WorkflowRecord | undefined> {
-    return this.#state.getWorkflow(workflowId, revision)
+  protected writeWorkflowDeletion(workflowId: string): void {
+    this.state.deleteWorkflow(workflowId)
   }
 
-  async listWorkflowRevisions(workflowId: string): Promise<WorkflowRecord[]> {
-    return this.#state.listWorkflowRevisions(workflowId)
+  protected writeCommit(plan: CommitPlan): void {
+    this.state.applyCommit(plan)
   }
 
-  async listWorkflows(query: WorkflowQuery): Promise<Page<WorkflowRecord>> {
-    return this.#state.listWorkflows(query ?? {})
+  protected writeCheckpoint(checkpoint: CheckpointRecord): void {
+    this.state.applyCheckpoint(checkpoint)
   }
 
-  async deleteWorkflow(workflowId: string): Promise<boolean> {
-    return this.#state.deleteWorkflow(workflowId)
+  protected writeLeases(changes: LeaseChange[]): void {
+    this.state.applyLeases(changes)
   }
 
-  // ----- executions, task states, events -----------------------------------------------------------------
-
-  async commit(batch: WriteBatch): Promise<void> {
-    const plan = this.#state.planCommit(batch, Date.now())
-    this.#state.applyCommit(plan)
-    const events = batch.events ?? []
-    for (let i = 0; i < events.length; i++) events[i]!.id = plan.events[i]!.id
-    const last = plan.events.at(-1)
-    if (last !== undefined && this.#notifier.hasListeners('events'))
-      this.#notifier.notify('events', String(last.id))
+  protected writeDocument(write: DocumentWrite): void {
+    this.state.applyDocument(write)
   }
 
-  async getExecution(executionId: string): Promise<ExecutionRecord | undefined> {
-    return this.#state.getExecution(executionId)
-  }
-
-  async findExecutionByIdempotencyKey(key: string): Promise<ExecutionRecord | undefined> {
-    return this.#state.findExecutionByIdempotencyKey(key)
-  }
-
-  async listExecutions(query: ExecutionQuery): Promise<Page<ExecutionSummary>> {
-    return this.#state.listExecutions(query ?? {})
-  }
-
-  async getTaskStates(executionId: string): Promise<TaskState[]> {
-    return this.#state.getTaskStates(executionId)
-  }
-
-  async listEvents(executionId: string, afterSeq: number, limit: number): Promise<ExecutionEvent[]> {
-    checkCount('listEvents', 'limit', limit)
-    return this.#state.listEvents(executionId, afterSeq, limit)
-  }
-
-  async listAllEvents(
-    afterId: number,
-    limit: number,
-    filter: { workflow_id?: string } = {},
-  ): Promise<ExecutionEvent[]> {
-    checkCount('listAllEvents', 'limit', limit)
-    return this.#state.listAllEvents(afterId, limit, filter.workflow_id)
-  }
-
-  // ----- checkpoints -------------------------------------------------------------------------------------
-
-  async saveCheckpoint(checkpoint: CheckpointRecord): Promise<void> {
-    checkCheckpoint(checkpoint)
-    this.#state.applyCheckpoint(copy(checkpoint))
-  }
-
-  async getCheckpoint(checkpointId: string): Promise<CheckpointRecord | undefined> {
-    return this.#state.getCheckpoint(checkpointId)
-  }
-
-  async listCheckpoints(executionId: string): Promise<CheckpointRecord[]> {
-    return this.#state.listCheckpoints(executionId)
-  }
-
-  // ----- leases ------------------------------------------------------------------------------------------
-
-  async claimExecutions(nodeId: string, leaseMs: number, limit: number): Promise<string[]> {
-    checkNodeId('claimExecutions', nodeId)
-    checkCount('claimExecutions', 'leaseMs', leaseMs)
-    checkCount('claimExecutions', 'limit', limit)
-    return this.#leases(this.#state.planClaims(nodeId, leaseMs, limit, Date.now()))
-  }
-
-  async claimExecution(nodeId: string, executionId: string, leaseMs: number): Promise<boolean> {
-    checkNodeId('claimExecution', nodeId)
-    checkCount('claimExecution', 'leaseMs', leaseMs)
-    return this.#leases(this.#state.planClaim(nodeId, executionId, leaseMs, Date.now())).length > 0
-  }
-
-  async renewLeases(nodeId: string, executionIds: string[], leaseMs: number): Promise<string[]> {
-    checkNodeId('renewLeases', nodeId)
-    checkCount('renewLeases', 'leaseMs', leaseMs)
-    return this.#leases(this.#state.planRenewals(nodeId, executionIds, leaseMs, Date.now()))
-  }
-
-  async releaseExecution(nodeId: string, executionId: string): Promise<void> {
-    checkNodeId('releaseExecution', nodeId)
-    const released = this.#leases(this.#state.planRelease(nodeId, executionId))
-    // An unfinished execution let go is work for another claimer.
-    if (released.length > 0 && this.#state.isUnfinished(executionId)) {
-      this.#notifier.notify('executions', executionId)
-    }
-  }
-
-  #leases(changes: LeaseChange[]): string[] {
-    this.#state.applyLeases(changes)
-    return changes.map(([id]) => id)
-  }
-
-  // ----- documents and marks -----------------------------------------------------------------------------
-
-  async putDocument(collection: string, id: string, doc: JsonObject): Promise<void> {
-    checkDocumentKey('putDocument', collection, id)
-    checkDocument('putDocument: doc', doc)
-    this.#state.applyDocument({ collection, id, doc: copy(doc) })
-  }
-
-  async getDocument(collection: string, id: string): Promise<JsonObject | undefined> {
-    return this.#state.getDocument(collection, id)
-  }
-
-  async listDocuments(collection: string, query: DocumentQuery = {}): Promise<Page<JsonObject>> {
-    checkCollection('listDocuments', collection)
-    return this.#state.listDocuments(collection, query)
-  }
-
-  async deleteDocument(collection: string, id: string): Promise<boolean> {
-    const existed = this.#state.hasDocument(collection, id)
-    if (existed) this.#state.applyDocument({ collection, id, doc: null })
-    return existed
-  }
-
-  async markOnce(scope: string, key: string, ttlMs?: number): Promise<boolean> {
-    checkMark(scope, key, ttlMs)
-    const now = Date.now()
-    if (++this.#marksSinceSweep >= MARK_SWEEP_EVERY) {
-      this.#marksSinceSweep = 0
-      this.#state.forgetExpiredMarks(now)
-    }
-    const expiresAtMs = this.#state.planMark(scope, key, ttlMs, now)
-    if (expiresAtMs === undefined) return false
-    this.#state.applyMark(scope, key, expiresAtMs)
-    return true
-  }
-
-  // ----- notifications -----------------------------------------------------------------------------------
-
-  async notify(channel: string, payload: string): Promise<void> {
-    this.#notifier.notify(channel, payload)
-  }
-
-  listen(channel: string, listener: (payload: string) => void): () => void {
-    return this.#notifier.listen(channel, listener)
+  protected writeMark(scope: string, key: string, expiresAtMs: number): void {
+    this.state.applyMark(scope, key, expiresAtMs)
   }
 }

@@ -7,6 +7,10 @@ import type pg from 'pg'
 import { InvalidRequestError } from '../core/errors.ts'
 import type { ExecutionRecord, JsonObject } from '../core/model.ts'
 import type { DocumentQuery, ExecutionQuery, ListQuery, WorkflowQuery } from '../core/store.ts'
+import { joinExecution } from './execution-parts.ts'
+
+// What postgres-commit.ts writes to `executions.fixed` and `executions.state`.
+export { executionFixed, executionState } from './execution-parts.ts'
 
 /** Schema-qualified table names. */
 export interface Tables {
@@ -49,42 +53,8 @@ export interface ExecutionRow {
   definition?: JsonObject
 }
 
-/** Written once, on insert (store.ts's immutability rule); every other field but the definition is state. */
-export const FIXED_EXECUTION_FIELDS: ReadonlySet<string> = new Set([
-  'execution_id',
-  'input',
-  'execution_options',
-  'parent',
-  'restored_from_checkpoint',
-  'idempotency_key',
-  'created_at',
-])
-
-/** The mutable part of an execution record, as stored in `executions.state`. */
-export function executionState(record: ExecutionRecord): JsonObject {
-  const state: JsonObject = {}
-  for (const [key, value] of Object.entries(record)) {
-    if (key === 'definition' || FIXED_EXECUTION_FIELDS.has(key) || value === undefined) continue
-    state[key] = value as JsonObject[string]
-  }
-  return state
-}
-
-/** The immutable part, as stored in `executions.fixed`. */
-export function executionFixed(record: ExecutionRecord): JsonObject {
-  const fixed: JsonObject = {}
-  for (const key of FIXED_EXECUTION_FIELDS) {
-    const value = (record as unknown as JsonObject)[key]
-    if (value !== undefined) fixed[key] = value
-  }
-  return fixed
-}
-
 export function executionFromRow(row: ExecutionRow): ExecutionRecord {
-  const record = { ...row.fixed, ...row.state } as unknown as ExecutionRecord
-  if (row.definition !== undefined)
-    record.definition = row.definition as unknown as ExecutionRecord['definition']
-  return record
+  return joinExecution(row.fixed, row.state, row.definition)
 }
 
 /** Page and limit, 1-based, defaults 1 and 20. */
