@@ -5,12 +5,10 @@
  * execution's input: defaults filled in, every problem reported with its field (`input.count: expected
  * integer, got "abc"`). Types are not coerced.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import formatsPlugin from 'ajv-formats'
+import type { ValidateFunction } from 'ajv'
 import { ValidationError, type ValidationIssue } from './errors.ts'
+import { ajvIssues, createSchemaCompiler, unsafePatternIssues } from './json-schema.ts'
 import type { JsonObject, JsonValue, WorkflowDefinition } from './model.ts'
-import { regexProblem } from './regex-safety.ts'
 
 export interface InputValidator {
   /** The schema applied; undefined when the workflow declares no input. */
@@ -24,8 +22,7 @@ type InputDeclaration = Pick<WorkflowDefinition, 'name' | 'input' | 'input_schem
 const CACHE_LIMIT = 256
 const compiledSchemas = new Map<string, ValidateFunction>()
 const validatorsByDefinition = new WeakMap<object, InputValidator>()
-let ajv2020: Ajv2020 | undefined
-let ajvDraft07: Ajv | undefined
+const compileWithAjv = createSchemaCompiler({ useDefaults: true })
 
 /** The JSON Schema a definition declares for its input (undefined when none), or the problems found. */
 export function buildInputSchema(definition: InputDeclaration): {
@@ -91,7 +88,7 @@ export function compileInputValidator(definition: InputDeclaration): {
   const field = definition.input_schema !== undefined ? 'input_schema' : 'input'
   let validate: ValidateFunction | undefined
   if (schema !== undefined && issues.length === 0) {
-    issues.push(...patternIssues(schema, field))
+    issues.push(...unsafePatternIssues(schema, field))
     if (issues.length === 0) {
       try {
         validate = compileSchema(schema)
@@ -115,7 +112,13 @@ export function compileInputValidator(definition: InputDeclaration): {
       if (validate(copy)) return copy
       throw new ValidationError(
         `input of workflow '${name}' is invalid`,
-        toIssues(validate.errors ?? [], copy),
+        ajvIssues(validate.errors ?? [], {
+          unknownField: 'is not an allowed input',
+          got: (segments) => {
+            const value = valueAt(copy, segments)
+            return `got ${sensitive(segments) ? kindOf(value) : show(value)}`
+          },
+        }),
       )
     },
   }
@@ -138,112 +141,11 @@ function compileSchema(schema: JsonObject): ValidateFunction {
     compiledSchemas.set(key, cached)
     return cached
   }
-  const draft07 = typeof schema.$schema === 'string' && /draft-0[4-7]/.test(schema.$schema)
-  const ajv = draft07
-    ? (ajvDraft07 ??= withFormats(new Ajv(AJV_OPTIONS)))
-    : (ajv2020 ??= withFormats(new Ajv2020(AJV_OPTIONS)))
-  const copy = structuredClone(schema)
-  const validate = ajv.compile(copy)
-  // Ajv keeps every compiled schema; this cache is the one that decides what stays.
-  ajv.removeSchema(copy)
+  // The compiler keeps nothing in Ajv; this cache is the one that decides what stays.
+  const validate = compileWithAjv(schema)
   compiledSchemas.set(key, validate)
   if (compiledSchemas.size > CACHE_LIMIT) compiledSchemas.delete(compiledSchemas.keys().next().value!)
   return validate
-}
-
-const AJV_OPTIONS = { allErrors: true, useDefaults: true, coerceTypes: false, strict: false } as const
-
-function withFormats<T extends Ajv | Ajv2020>(ajv: T): T {
-  ;(formatsPlugin as unknown as (ajv: T) => T)(ajv)
-  return ajv
-}
-
-/** Every `pattern` and `patternProperties` key in a schema, checked for catastrophic backtracking. */
-function patternIssues(schema: JsonValue, field: string): ValidationIssue[] {
-  const issues: ValidationIssue[] = []
-  const stack: Array<[JsonValue, string, number]> = [[schema, field, 0]]
-  while (stack.length > 0) {
-    const [node, path, depth] = stack.pop()!
-    if (node === null || typeof node !== 'object' || depth > 64) continue
-    if (Array.isArray(node)) {
-      node.forEach((item, index) => stack.push([item, `${path}[${index}]`, depth + 1]))
-      continue
-    }
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'pattern' && typeof value === 'string') {
-        const problem = regexProblem(value, 'u')
-        if (problem !== undefined) issues.push({ field: `${path}.pattern`, message: problem })
-      }
-      if (key === 'patternProperties' && isPlainObject(value)) {
-        for (const pattern of Object.keys(value)) {
-          const problem = regexProblem(pattern, 'u')
-          if (problem !== undefined) issues.push({ field: `${path}.patternProperties`, message: problem })
-        }
-      }
-      stack.push([value, `${path}.${key}`, depth + 1])
-    }
-  }
-  return issues
-}
-
-function toIssues(errors: ErrorObject[], data: JsonObject): ValidationIssue[] {
-  const issues: ValidationIssue[] = []
-  const seen = new Set<string>()
-  for (const error of errors) {
-    const segments = pointerSegments(error.instancePath)
-    const params = error.params as Record<string, unknown>
-    let field = fieldOf(segments)
-    let message: string
-    const value = valueAt(data, segments)
-    const got = () => `got ${sensitive(segments) ? kindOf(value) : show(value)}`
-    switch (error.keyword) {
-      case 'required':
-        field = fieldOf([...segments, String(params.missingProperty)])
-        message = 'is required'
-        break
-      case 'additionalProperties':
-        field = fieldOf([...segments, String(params.additionalProperty)])
-        message = 'is not an allowed input'
-        break
-      case 'type':
-        message = `expected ${String(params.type).replaceAll(',', ' or ')}, ${got()}`
-        break
-      case 'enum':
-        message = `expected one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, ${got()}`
-        break
-      case 'const':
-        message = `expected ${JSON.stringify(params.allowedValue)}, ${got()}`
-        break
-      case 'format':
-        message = `expected format '${String(params.format)}', ${got()}`
-        break
-      default:
-        message = `${error.message ?? 'is invalid'}, ${got()}`
-    }
-    const key = `${field}\u0000${message}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    issues.push({ field, message })
-  }
-  return issues
-}
-
-function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return []
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'))
-}
-
-function fieldOf(segments: readonly string[]): string {
-  let field = 'input'
-  for (const segment of segments) {
-    if (/^\d+$/.test(segment)) field += `[${segment}]`
-    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) field += `.${segment}`
-    else field += `[${JSON.stringify(segment)}]`
-  }
-  return field
 }
 
 function valueAt(data: JsonValue, segments: readonly string[]): unknown {

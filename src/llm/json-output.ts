@@ -4,12 +4,10 @@
  * any extra check, and when it fails send the problems back to the model for a bounded number of repair
  * rounds. The result says whether a valid value was obtained; callers decide what an invalid one means.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import formatsPlugin from 'ajv-formats'
+import type { ErrorObject, ValidateFunction } from 'ajv'
 import { ValidationError } from '../core/errors.ts'
+import { createSchemaCompiler, unsafePatternIssues } from '../core/json-schema.ts'
 import type { JsonObject, JsonValue } from '../core/model.ts'
-import { regexProblem } from '../core/regex-safety.ts'
 import {
   addUsage,
   emptyUsage,
@@ -173,9 +171,7 @@ function balancedEnd(text: string, start: number): number | undefined {
 export type JsonCheck = (value: JsonValue) => string[]
 
 const cache = new Map<string, JsonCheck>()
-let ajv2020: Ajv2020 | undefined
-let ajvDraft07: Ajv | undefined
-const AJV_OPTIONS = { allErrors: true, strict: false, useDefaults: false, coerceTypes: false } as const
+const compileWithAjv = createSchemaCompiler({ useDefaults: false })
 
 /**
  * A function listing the problems of a value against `schema` (`/items/0/name: must be string`).
@@ -190,7 +186,7 @@ export function compileJsonSchema(schema: JsonObject): JsonCheck {
   const key = JSON.stringify(schema)
   const cached = cache.get(key)
   if (cached !== undefined) return cached
-  const unsafe = unsafePatterns(schema)
+  const unsafe = unsafePatternIssues(schema, 'schema').map(({ field, message }) => `${field}: ${message}`)
   if (unsafe.length > 0) {
     throw new ValidationError(
       'invalid JSON Schema',
@@ -198,19 +194,12 @@ export function compileJsonSchema(schema: JsonObject): JsonCheck {
     )
   }
   let validate: ValidateFunction
-  const draft07 = typeof schema.$schema === 'string' && /draft-0[4-7]/.test(schema.$schema)
-  const ajv = draft07
-    ? (ajvDraft07 ??= withFormats(new Ajv(AJV_OPTIONS)))
-    : (ajv2020 ??= withFormats(new Ajv2020(AJV_OPTIONS)))
-  const copy = structuredClone(schema)
   try {
-    validate = ajv.compile(copy)
+    validate = compileWithAjv(schema)
   } catch (error) {
     throw new ValidationError('invalid JSON Schema', [
       { field: 'schema', message: `is not a usable JSON Schema: ${(error as Error).message}` },
     ])
-  } finally {
-    ajv.removeSchema(copy)
   }
   const check: JsonCheck = (value) => (validate(value) ? [] : (validate.errors ?? []).map(describeError))
   if (cache.size >= MAX_CACHED_SCHEMAS) cache.delete(cache.keys().next().value!)
@@ -237,42 +226,4 @@ function describeError(error: ErrorObject): string {
 function capProblems(problems: string[]): string[] {
   if (problems.length <= MAX_PROBLEMS) return problems
   return [...problems.slice(0, MAX_PROBLEMS), `and ${problems.length - MAX_PROBLEMS} more problems`]
-}
-
-function withFormats<T extends Ajv | Ajv2020>(ajv: T): T {
-  ;(formatsPlugin as unknown as (ajv: T) => T)(ajv)
-  return ajv
-}
-
-/** `pattern` and `patternProperties` keys that could backtrack for ever. */
-function unsafePatterns(schema: JsonValue): string[] {
-  const problems: string[] = []
-  const stack: Array<[JsonValue, string, number]> = [[schema, 'schema', 0]]
-  while (stack.length > 0) {
-    const [node, path, depth] = stack.pop()!
-    if (node === null || typeof node !== 'object' || depth > 64) continue
-    if (Array.isArray(node)) {
-      node.forEach((item, index) => stack.push([item, `${path}[${index}]`, depth + 1]))
-      continue
-    }
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'pattern' && typeof value === 'string') {
-        const problem = regexProblem(value, 'u')
-        if (problem !== undefined) problems.push(`${path}.pattern: ${problem}`)
-      }
-      if (
-        key === 'patternProperties' &&
-        value !== null &&
-        typeof value === 'object' &&
-        !Array.isArray(value)
-      ) {
-        for (const pattern of Object.keys(value)) {
-          const problem = regexProblem(pattern, 'u')
-          if (problem !== undefined) problems.push(`${path}.patternProperties: ${problem}`)
-        }
-      }
-      stack.push([value, `${path}.${key}`, depth + 1])
-    }
-  }
-  return problems
 }
