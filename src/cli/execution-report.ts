@@ -1,6 +1,6 @@
 /**
- * How the CLI presents one execution: the JSON object of `run --json`, `resume --json` and
- * `executions show --json`, and the text of `executions show`.
+ * How the CLI presents executions: the JSON object of `run --json`, `resume --json` and
+ * `executions show --json`, the text of `executions show`, and the table of `executions list`.
  */
 import {
   TASK_ROW,
@@ -115,6 +115,23 @@ export function formatExecutionText(record: ExecutionRecord, states: readonly Ta
   )
   if (report.status === 'completed') text += `\noutput:\n${prettyJson(report.output)}`
   return text
+}
+
+/** `executions list` (of the data dir, or of a server's answer as records): one row an execution. */
+export function formatExecutionTable(executions: readonly ExecutionSummary[]): string {
+  return formatTable(
+    ['EXECUTION', 'WORKFLOW', 'STATUS', 'TASKS', 'CREATED', 'DURATION'],
+    executions.map((execution) => [
+      execution.execution_id,
+      execution.workflow_name,
+      execution.status,
+      `${execution.completed_tasks}/${execution.total_tasks}`,
+      execution.created_at,
+      execution.started_at !== undefined && execution.completed_at !== undefined
+        ? formatDuration(Date.parse(execution.completed_at) - Date.parse(execution.started_at))
+        : '-',
+    ]),
+  )
 }
 
 /** Tasks in the order the definition lists them (then any others). */

@@ -7,11 +7,10 @@ import { InvalidRequestError, NotFoundError } from '../core/errors.ts'
 import { ExecutionStatus } from '../core/model.ts'
 import type { ExecutionQuery, ExecutionSummary, Page } from '../core/store.ts'
 import { ExitCode, prettyJson, type CliIo, type CommandRunner, type GlobalFlags } from './cli-io.ts'
-import { executionReport, formatExecutionText } from './execution-report.ts'
+import { executionReport, formatExecutionTable, formatExecutionText } from './execution-report.ts'
 import { openHarmonia, storeHasData } from './execution-watch.ts'
 import { loadConfig } from './load-config.ts'
 import { listExecutionsOnServer, showExecutionOnServer, usesServer } from './server-commands.ts'
-import { formatDuration, formatTable } from './text-format.ts'
 
 export interface ListFlags extends GlobalFlags {
   status?: string
@@ -78,21 +77,7 @@ export async function listCommand(flags: ListFlags, io: CliIo): Promise<ExitCode
     io.stdout.write('no executions\n')
     return ExitCode.ok
   }
-  io.stdout.write(
-    formatTable(
-      ['EXECUTION', 'WORKFLOW', 'STATUS', 'TASKS', 'CREATED', 'DURATION'],
-      page.items.map((execution) => [
-        execution.execution_id,
-        execution.workflow_name,
-        execution.status,
-        `${execution.completed_tasks}/${execution.total_tasks}`,
-        execution.created_at,
-        execution.started_at !== undefined && execution.completed_at !== undefined
-          ? formatDuration(Date.parse(execution.completed_at) - Date.parse(execution.started_at))
-          : '-',
-      ]),
-    ),
-  )
+  io.stdout.write(formatExecutionTable(page.items))
   if (page.total > page.items.length) {
     io.stdout.write(`(${page.items.length} of ${page.total}; use --limit to see more)\n`)
   }

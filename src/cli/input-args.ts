@@ -100,6 +100,11 @@ export async function buildInput(options: {
   return applyInputPairs(options.pairs ?? [], base)
 }
 
+/** Commander's parser of a repeatable option (`--input a=1 --input b=2`): every value, in order. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
 /** `ENOENT: no such file...` → `no such file or directory`. */
 export function describeFsError(error: unknown): string {
   const code = (error as { code?: string }).code

@@ -9,9 +9,15 @@
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
+import type {
+  CallOptions,
+  ExecutionExplanationAnswer,
+  HarmoniaClient,
+  OptimizationAnswer,
+} from '../client/index.ts'
 import type { JsonObject } from '../core/model.ts'
 import { ExitCode, prettyJson, type CliIo, type CommandRunner } from './cli-io.ts'
-import { withServer, type ServerFlags } from './server-connection.ts'
+import { withServer, withServerOptions, type ServerFlags } from './server-connection.ts'
 
 /** LLM answers take a while (repair rounds); the client's default timeout is too short for them. */
 const LLM_CALL_TIMEOUT_MS = 10 * 60_000
@@ -67,76 +73,54 @@ function issueLine(issue: JsonObject): string {
   return `${where === '' ? '' : `${where}: `}${String(issue['message'] ?? JSON.stringify(issue))}`
 }
 
-async function explain(
-  executionId: string,
+/**
+ * `harmonia explain` and `harmonia optimize`: asks the server's LLM (with the long timeout; rule-based only
+ * with `--no-llm`) and prints its answer, as JSON with `--json`, else as the lines `linesOf` makes of it.
+ */
+async function askLlm<Answer>(
+  ask: (client: HarmoniaClient, request: { use_llm: boolean }, options: CallOptions) => Promise<Answer>,
+  linesOf: (answer: Answer) => string[],
   flags: ServerFlags & { llm?: boolean },
   io: CliIo,
 ): Promise<ExitCode> {
   return withServer(flags, io, async (client) => {
-    const answer = await client.llm.explain(
-      executionId,
-      { use_llm: flags.llm !== false },
-      { timeoutMs: LLM_CALL_TIMEOUT_MS },
-    )
-    if (flags.json === true) {
-      io.stdout.write(prettyJson(answer))
-      return ExitCode.ok
-    }
-    const lines = [
-      `execution ${answer.execution_id}${answer.status === undefined ? '' : ` (${answer.status})`}` +
-        (answer.failed_task === null ? '' : `: task ${answer.failed_task} failed`),
-      `category: ${answer.category} (${answer.source === 'llm' ? `diagnosed by ${answer.model ?? 'the LLM'}` : 'rule-based diagnosis'})`,
-      '',
-      `diagnosis: ${answer.diagnosis}`,
-      '',
-      `suggested fix: ${answer.suggested_fix}`,
-    ]
-    if (answer.patch !== null)
-      lines.push('', 'patch (JSON merge patch of the definition):', prettyJson(answer.patch).trimEnd())
-    if (answer.llm_error !== undefined) lines.push('', `note: ${answer.llm_error}`)
-    io.stdout.write(`${lines.join('\n')}\n`)
+    const answer = await ask(client, { use_llm: flags.llm !== false }, { timeoutMs: LLM_CALL_TIMEOUT_MS })
+    io.stdout.write(flags.json === true ? prettyJson(answer) : `${linesOf(answer).join('\n')}\n`)
     return ExitCode.ok
   })
 }
 
-async function optimize(
-  workflowId: string,
-  flags: ServerFlags & { llm?: boolean },
-  io: CliIo,
-): Promise<ExitCode> {
-  return withServer(flags, io, async (client) => {
-    const answer = await client.llm.optimize(
-      workflowId,
-      { use_llm: flags.llm !== false },
-      { timeoutMs: LLM_CALL_TIMEOUT_MS },
-    )
-    if (flags.json === true) {
-      io.stdout.write(prettyJson(answer))
-      return ExitCode.ok
-    }
-    const lines = [
-      `workflow ${answer.workflow_id} (revision ${answer.revision}): ${answer.findings.length} findings`,
-    ]
-    for (const finding of answer.findings) {
-      const tasks = Array.isArray(finding['tasks']) ? ` [${(finding['tasks'] as string[]).join(', ')}]` : ''
-      lines.push(`  - ${String(finding['kind'])}${tasks}: ${String(finding['message'] ?? '')}`)
-    }
-    if (answer.narrative !== undefined) lines.push('', answer.narrative)
-    if (answer.llm_error !== undefined) lines.push('', `note: ${answer.llm_error}`)
-    io.stdout.write(`${lines.join('\n')}\n`)
-    return ExitCode.ok
-  })
+function explanationLines(answer: ExecutionExplanationAnswer): string[] {
+  const lines = [
+    `execution ${answer.execution_id}${answer.status === undefined ? '' : ` (${answer.status})`}` +
+      (answer.failed_task === null ? '' : `: task ${answer.failed_task} failed`),
+    `category: ${answer.category} (${answer.source === 'llm' ? `diagnosed by ${answer.model ?? 'the LLM'}` : 'rule-based diagnosis'})`,
+    '',
+    `diagnosis: ${answer.diagnosis}`,
+    '',
+    `suggested fix: ${answer.suggested_fix}`,
+  ]
+  if (answer.patch !== null)
+    lines.push('', 'patch (JSON merge patch of the definition):', prettyJson(answer.patch).trimEnd())
+  if (answer.llm_error !== undefined) lines.push('', `note: ${answer.llm_error}`)
+  return lines
 }
 
-function serverOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'the Harmonia server (default HARMONIA_URL, else http://127.0.0.1:8002)')
-    .option('--api-key <key>', 'API key for the server (default HARMONIA_API_KEY)')
-    .option('--json', 'print the JSON answer on stdout and nothing else')
+function optimizationLines(answer: OptimizationAnswer): string[] {
+  const lines = [
+    `workflow ${answer.workflow_id} (revision ${answer.revision}): ${answer.findings.length} findings`,
+  ]
+  for (const finding of answer.findings) {
+    const tasks = Array.isArray(finding['tasks']) ? ` [${(finding['tasks'] as string[]).join(', ')}]` : ''
+    lines.push(`  - ${String(finding['kind'])}${tasks}: ${String(finding['message'] ?? '')}`)
+  }
+  if (answer.narrative !== undefined) lines.push('', answer.narrative)
+  if (answer.llm_error !== undefined) lines.push('', `note: ${answer.llm_error}`)
+  return lines
 }
 
 export function registerLlmCommands(program: Command, io: CliIo, done: CommandRunner): void {
-  serverOptions(
+  withServerOptions(
     program
       .command('create')
       .description("Create a workflow from a sentence with the server's LLM (a draft unless --save)")
@@ -150,22 +134,36 @@ export function registerLlmCommands(program: Command, io: CliIo, done: CommandRu
   ).action((sentence: string, _options: unknown, command: Command) =>
     done(() => createFromSentence(sentence, command.optsWithGlobals<CreateFlags>(), io)),
   )
-  serverOptions(
+  withServerOptions(
     program
       .command('explain')
       .description('Explain why an execution failed and suggest a fix (rule-based without an LLM)')
       .argument('<execution_id>', 'the execution')
       .option('--no-llm', 'only the rule-based diagnosis'),
   ).action((executionId: string, _options: unknown, command: Command) =>
-    done(() => explain(executionId, command.optsWithGlobals(), io)),
+    done(() =>
+      askLlm(
+        (client, request, options) => client.llm.explain(executionId, request, options),
+        explanationLines,
+        command.optsWithGlobals(),
+        io,
+      ),
+    ),
   )
-  serverOptions(
+  withServerOptions(
     program
       .command('optimize')
       .description('Suggest optimizations of a workflow (static analysis, plus a narrative with an LLM)')
       .argument('<workflow_id>', 'the workflow')
       .option('--no-llm', 'only the static analysis'),
   ).action((workflowId: string, _options: unknown, command: Command) =>
-    done(() => optimize(workflowId, command.optsWithGlobals(), io)),
+    done(() =>
+      askLlm(
+        (client, request, options) => client.llm.optimize(workflowId, request, options),
+        optimizationLines,
+        command.optsWithGlobals(),
+        io,
+      ),
+    ),
   )
 }

@@ -29,7 +29,7 @@ import {
   resumeHint,
   waitForExecutions,
 } from './execution-watch.ts'
-import { buildInput } from './input-args.ts'
+import { buildInput, collect } from './input-args.ts'
 import { exitCodeForSignal } from './interrupt.ts'
 import { loadConfig } from './load-config.ts'
 import { checkDefinition, formatDefinitionProblems } from './validate-command.ts'
@@ -144,7 +144,7 @@ export function registerRunCommand(program: Command, io: CliIo, done: CommandRun
     .option(
       '-i, --input <key=value>',
       'an input value (repeatable); JSON values are parsed (3, true, [1,2], {"a":1}), dotted keys nest (a.b=1)',
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      collect,
     )
     .option('--input-file <file>', 'input values from a JSON or YAML file (--input values win)')
     .action((file: string, _options: unknown, command: Command) =>

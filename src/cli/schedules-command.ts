@@ -10,8 +10,8 @@
 import type { Command } from 'commander'
 import type { Schedule, ScheduleInput } from '../client/index.ts'
 import { ExitCode, prettyJson, type CliIo, type CommandRunner } from './cli-io.ts'
-import { applyInputPairs } from './input-args.ts'
-import { withServer, type ServerFlags } from './server-connection.ts'
+import { applyInputPairs, collect } from './input-args.ts'
+import { withServer, withServerOptions, type ServerFlags } from './server-connection.ts'
 import { formatTable } from './text-format.ts'
 
 interface CreateFlags extends ServerFlags {
@@ -63,15 +63,9 @@ async function createSchedule(flags: CreateFlags, io: CliIo): Promise<ExitCode> 
     io.stderr.write('error: give exactly one of --workflow <id> or --template <id>\n')
     return ExitCode.invalid
   }
-  let input
-  let parameterValues
-  try {
-    input = applyInputPairs(flags.input ?? [])
-    parameterValues = applyInputPairs(flags.param ?? [])
-  } catch (error) {
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`)
-    return ExitCode.invalid
-  }
+  // A pair that is not key=value throws InvalidRequestError: the command runner prints it and exits 2.
+  const input = applyInputPairs(flags.input ?? [])
+  const parameterValues = applyInputPairs(flags.param ?? [])
   const body: ScheduleInput = {
     cron: flags.cron,
     input,
@@ -111,24 +105,13 @@ async function changeSchedule(
   })
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value]
-}
-
-function serverOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'the Harmonia server (default HARMONIA_URL, else http://127.0.0.1:8002)')
-    .option('--api-key <key>', 'API key for the server (default HARMONIA_API_KEY)')
-    .option('--json', 'print the JSON answer on stdout and nothing else')
-}
-
 export function registerSchedulesCommand(program: Command, io: CliIo, done: CommandRunner): void {
   const schedules = program.command('schedules').description('Cron schedules on a server')
-  serverOptions(schedules.command('list').description('List schedules with their next run')).action(
+  withServerOptions(schedules.command('list').description('List schedules with their next run')).action(
     (_options: unknown, command: Command) =>
       done(() => listSchedules(command.optsWithGlobals<ServerFlags>(), io)),
   )
-  serverOptions(
+  withServerOptions(
     schedules
       .command('create')
       .description('Create a schedule that starts a workflow or a template')
@@ -145,7 +128,7 @@ export function registerSchedulesCommand(program: Command, io: CliIo, done: Comm
     done(() => createSchedule(command.optsWithGlobals<CreateFlags>(), io)),
   )
   for (const verb of ['delete', 'enable', 'disable'] as const) {
-    serverOptions(
+    withServerOptions(
       schedules
         .command(verb)
         .description(`${verb[0]!.toUpperCase()}${verb.slice(1)} a schedule`)

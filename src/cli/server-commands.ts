@@ -18,18 +18,19 @@ import type { ExecutionEvent } from '../core/events.ts'
 import type { JsonValue } from '../core/model.ts'
 import { ExitCode, exitCodeForStatus, prettyJson, type CliIo, type CommandRunner } from './cli-io.ts'
 import { readDefinitionFile } from './definition-file.ts'
-import { errorLine, formatExecutionText } from './execution-report.ts'
+import { errorLine, formatExecutionTable, formatExecutionText } from './execution-report.ts'
 import { chooseProgress } from './execution-watch.ts'
-import { buildInput } from './input-args.ts'
+import { buildInput, collect } from './input-args.ts'
 import { exitCodeForSignal, type StopSignal } from './interrupt.ts'
 import {
   executionRecordOf,
   namedServer,
   taskStatesOf,
   withServer,
+  withServerOptions,
   type ServerFlags,
 } from './server-connection.ts'
-import { formatDuration, formatTable } from './text-format.ts'
+import { formatTable } from './text-format.ts'
 
 export interface ServerListFlags extends ServerFlags {
   status?: string
@@ -168,21 +169,7 @@ export async function listExecutionsOnServer(flags: ServerListFlags, io: CliIo):
       io.stdout.write('no executions\n')
       return ExitCode.ok
     }
-    io.stdout.write(
-      formatTable(
-        ['EXECUTION', 'WORKFLOW', 'STATUS', 'TASKS', 'CREATED', 'DURATION'],
-        page.items.map((execution) => [
-          execution.execution_id,
-          execution.workflow_name,
-          execution.status,
-          `${execution.progress.completed_tasks}/${execution.progress.total_tasks}`,
-          execution.created_at,
-          execution.started_at !== null && execution.completed_at !== null
-            ? formatDuration(Date.parse(execution.completed_at) - Date.parse(execution.started_at))
-            : '-',
-        ]),
-      ),
-    )
+    io.stdout.write(formatExecutionTable(page.items.map(executionRecordOf)))
     writeMore(io, page.items.length, page.total)
     return ExitCode.ok
   })
@@ -341,20 +328,6 @@ function writeMore(io: CliIo, shown: number, total: number): void {
 }
 
 // ----- registration -------------------------------------------------------------------------------------------
-
-/** `--server`, `--api-key` and `--json` on a command that talks to a server (each added once). */
-function withServerOptions(command: Command): Command {
-  const has = (flag: string): boolean => command.options.some((option) => option.long === flag)
-  if (!has('--server')) {
-    command.option('--server <url>', 'the Harmonia server (default HARMONIA_URL, else http://127.0.0.1:8002)')
-  }
-  if (!has('--api-key'))
-    command.option('--api-key <key>', 'API key for the server (default HARMONIA_API_KEY)')
-  if (!has('--json')) command.option('--json', 'print the JSON answer on stdout and nothing else')
-  return command
-}
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 /**
  * Adds `workflows` and the server verbs of `executions` to the program. Call it after the local

@@ -2,9 +2,11 @@
  * What the commands that drive a server share: which server (`--server`, `HARMONIA_URL`, else the address
  * `harmonia serve` listens on by default) and which key (`--api-key`, `HARMONIA_API_KEY`); how a failed
  * request is printed (every validation problem on its own line, a hint when the server cannot be reached
- * or refuses the key) and which exit code it gives; and the answers in the shapes the CLI's displays read.
+ * or refuses the key) and which exit code it gives; the options that name them on each such command; and
+ * the answers in the shapes the CLI's displays read.
  */
-import { HarmoniaApiError, HarmoniaClient, type ExecutionDetail } from '../client/index.ts'
+import type { Command } from 'commander'
+import { HarmoniaApiError, HarmoniaClient, type Execution, type ExecutionDetail } from '../client/index.ts'
 import type { ValidationIssue } from '../core/errors.ts'
 import { TASK_ROW, type ExecutionRecord, type JsonValue, type TaskState } from '../core/model.ts'
 import { ExitCode, formatProblems, type CliIo, type GlobalFlags } from './cli-io.ts'
@@ -23,6 +25,18 @@ export interface ServerFlags extends GlobalFlags {
 export function namedServer(flags: ServerFlags, env: CliIo['env']): string | undefined {
   const url = flags.server ?? env['HARMONIA_URL']
   return url === undefined || url.trim() === '' ? undefined : url.trim()
+}
+
+/** `--server`, `--api-key` and `--json` on a command that talks to a server (each added once). */
+export function withServerOptions(command: Command): Command {
+  const has = (flag: string): boolean => command.options.some((option) => option.long === flag)
+  if (!has('--server')) {
+    command.option('--server <url>', 'the Harmonia server (default HARMONIA_URL, else http://127.0.0.1:8002)')
+  }
+  if (!has('--api-key'))
+    command.option('--api-key <key>', 'API key for the server (default HARMONIA_API_KEY)')
+  if (!has('--json')) command.option('--json', 'print the JSON answer on stdout and nothing else')
+  return command
 }
 
 /** A client for the named server, or the default local one. */
@@ -121,10 +135,11 @@ export function taskStatesOf(detail: ExecutionDetail): TaskState[] {
 }
 
 /**
- * The execution of a detail as the model's record, for the CLI's reports. The API does not send the
- * definition, so `definition` is absent (reports then list tasks in the server's order).
+ * The execution of a detail (or of a list item) as the model's record, for the CLI's reports and tables.
+ * The API does not send the definition, so `definition` is absent (reports then list tasks in the server's
+ * order).
  */
-export function executionRecordOf(detail: ExecutionDetail): ExecutionRecord {
+export function executionRecordOf(detail: Execution): ExecutionRecord {
   const record = {
     execution_id: detail.execution_id,
     workflow_id: detail.workflow_id,

@@ -13,8 +13,8 @@ import type { Command } from 'commander'
 import type { TemplateFile } from '../client/index.ts'
 import { ExitCode, prettyJson, type CliIo, type CommandRunner } from './cli-io.ts'
 import { readDefinitionFile } from './definition-file.ts'
-import { applyInputPairs } from './input-args.ts'
-import { withServer, type ServerFlags } from './server-connection.ts'
+import { applyInputPairs, collect } from './input-args.ts'
+import { withServer, withServerOptions, type ServerFlags } from './server-connection.ts'
 import { formatTable } from './text-format.ts'
 
 interface ListFlags extends ServerFlags {
@@ -94,15 +94,9 @@ async function exportTemplate(
 async function instantiate(templateId: string, flags: InstantiateFlags, io: CliIo): Promise<ExitCode> {
   const version = optionalVersion(flags.version, io)
   if (version === null) return ExitCode.invalid
-  let parameterValues
-  let input
-  try {
-    parameterValues = applyInputPairs(flags.param ?? [])
-    input = applyInputPairs(flags.input ?? [])
-  } catch (error) {
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`)
-    return ExitCode.invalid
-  }
+  // A pair that is not key=value throws InvalidRequestError: the command runner prints it and exits 2.
+  const parameterValues = applyInputPairs(flags.param ?? [])
+  const input = applyInputPairs(flags.input ?? [])
   return withServer(flags, io, async (client) => {
     const workflow = await client.templates.instantiate(templateId, {
       parameter_values: parameterValues,
@@ -132,22 +126,11 @@ function optionalVersion(text: string | undefined, io: CliIo): number | undefine
   return version
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value]
-}
-
-function serverOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'the Harmonia server (default HARMONIA_URL, else http://127.0.0.1:8002)')
-    .option('--api-key <key>', 'API key for the server (default HARMONIA_API_KEY)')
-    .option('--json', 'print the JSON answer on stdout and nothing else')
-}
-
 export function registerTemplatesCommand(program: Command, io: CliIo, done: CommandRunner): void {
   const templates = program
     .command('templates')
     .description('Template library on a server (Tekton import/export)')
-  serverOptions(
+  withServerOptions(
     templates
       .command('list')
       .description('List templates')
@@ -158,7 +141,7 @@ export function registerTemplatesCommand(program: Command, io: CliIo, done: Comm
   ).action((_options: unknown, command: Command) =>
     done(() => listTemplates(command.optsWithGlobals<ListFlags>(), io)),
   )
-  serverOptions(
+  withServerOptions(
     templates
       .command('import')
       .description('Import a Tekton template file (JSON or YAML)')
@@ -166,7 +149,7 @@ export function registerTemplatesCommand(program: Command, io: CliIo, done: Comm
   ).action((file: string, _options: unknown, command: Command) =>
     done(() => importTemplate(file, command.optsWithGlobals<ServerFlags>(), io)),
   )
-  serverOptions(
+  withServerOptions(
     templates
       .command('export')
       .description("Export a template in Tekton's template file format")
@@ -176,7 +159,7 @@ export function registerTemplatesCommand(program: Command, io: CliIo, done: Comm
   ).action((templateId: string, _options: unknown, command: Command) =>
     done(() => exportTemplate(templateId, command.optsWithGlobals(), io)),
   )
-  serverOptions(
+  withServerOptions(
     templates
       .command('instantiate')
       .description('Make a workflow from a template (and start it with --run)')
