@@ -64,6 +64,7 @@ const transform: ActionHandler = {
 
 function createDelay(clock: Clock): ActionHandler {
   return {
+    resumable: true,
     descriptor: {
       name: 'delay',
       description:

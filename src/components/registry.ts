@@ -363,6 +363,7 @@ function prepareAction(
   const frozen = freezeAction(descriptor)
   const checked: ActionHandler = {
     descriptor: frozen,
+    ...(handler.resumable === true ? { resumable: true } : {}),
     async invoke(input, context) {
       check?.(input, context.task)
       const output = await handler.invoke(input, context)

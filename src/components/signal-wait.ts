@@ -86,6 +86,7 @@ interface WaitInput {
 
 export function createSignalActions(store: SignalStore): ActionHandler[] {
   const waitForSignal: ActionHandler = {
+    resumable: true,
     descriptor: {
       name: 'wait_for_signal',
       description:

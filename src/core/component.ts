@@ -60,6 +60,11 @@ export interface TaskContext {
 export interface ActionHandler {
   readonly descriptor: ActionDescriptor
   invoke(input: JsonValue, context: TaskContext): Promise<JsonValue>
+  /**
+   * The action only waits, and its wait survives a restart (a durable delay, a signal): a stopping node
+   * aborts it at once instead of giving it the grace period, and the next node to run the task waits on.
+   */
+  readonly resumable?: boolean
 }
 
 /** The engine's view of the component registry. */

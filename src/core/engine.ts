@@ -176,11 +176,14 @@ class WorkflowEngine implements Engine, RunHost {
     this.#started = false
   }
 
-  /** Resolves once a stopping run has nothing in flight (its tasks reached a persisted point). */
+  /**
+   * Resolves once a stopping run has nothing in flight but durable waits (its other tasks reached a
+   * persisted point); the waits are abandoned with the run and resume on the next node.
+   */
   #whenIdle(run: ExecutionRun): Promise<void> {
     return new Promise((resolve) => {
       const check = (): void => {
-        if (run.isEnded || run.runningCount === 0) {
+        if (run.isEnded || run.busyCount === 0) {
           unsubscribe()
           resolve()
         }

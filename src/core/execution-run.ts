@@ -50,6 +50,8 @@ export interface Unit {
   state: TaskState
   controller?: AbortController
   timer?: { cancel(): void }
+  /** The running action only waits, durably (see ActionHandler.resumable). */
+  resumable?: boolean
 }
 
 /** Simple FIFO with O(1) push and shift. */
@@ -182,6 +184,12 @@ export class ExecutionRun {
   }
   get runningCount(): number {
     return this.#running.size
+  }
+  /** Running tasks a stopping node must let reach a persisted point (all but durable waits). */
+  get busyCount(): number {
+    let busy = 0
+    for (const unit of this.#running) if (unit.resumable !== true) busy++
+    return busy
   }
   get currentTasks(): string[] {
     const names = new Set<string>()
@@ -583,6 +591,7 @@ export class ExecutionRun {
         ),
       )
     } else {
+      unit.resumable = handler.resumable === true
       try {
         invocation = handler.invoke(state.input ?? null, context)
       } catch (error) {

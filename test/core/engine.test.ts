@@ -502,6 +502,33 @@ describe('engine', () => {
       [1, 2],
     )
   })
+
+  test('a stopping engine does not hold its grace period for a durable wait; the wait resumes after restart', async () => {
+    const h = await harness()
+    const exec = await h.engine.startExecution({
+      workflow: wf({
+        wait: { name: 'wait', component: 'core', action: 'delay', input: { ms: 60_000 } },
+        after: { name: 'after', component: 'test', action: 'echo', input: 1, depends_on: ['wait'] },
+      }),
+    })
+    await waitFor(async () =>
+      (await h.engine.getExecution(exec.execution_id)).tasks.some(
+        (t) => t.task === 'wait' && t.status === 'running',
+      ),
+    )
+    // A grace period far beyond the test's timeout: stop returns only because the delay does not hold it.
+    await h.engine.stop({ graceMs: 600_000 })
+    assert.equal((await h.store.getExecution(exec.execution_id))?.status, 'running', 'left to resume')
+    // As if the process had been down for the minute the delay lasts.
+    const wait = (await h.store.getTaskStates(exec.execution_id)).find((s) => s.task === 'wait')!
+    assert.equal(wait.status, 'running')
+    await h.store.commit({ tasks: [{ ...wait, started_at: new Date(Date.now() - 61_000).toISOString() }] })
+    const restarted = await h.restart()
+    open.push(restarted)
+    const done = await restarted.engine.waitForExecution(exec.execution_id, { timeoutMs: 10_000 })
+    assert.equal(done.status, 'completed')
+    assert.equal(h.test.calls('after').length, 1)
+  })
 })
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
