@@ -287,7 +287,8 @@ class LineRenderer extends BaseRenderer {
       case 'task_started': {
         const attempt = row !== undefined && row.attempts > 1 ? ` (attempt ${row.attempts})` : ''
         const items = row?.itemCount === undefined ? '' : ` over ${plural(row.itemCount, 'item')}`
-        return `${task} started${attempt}${items}`
+        const again = data['resumed'] === true ? ' again after a restart' : ''
+        return `${task} started${again}${attempt}${items}`
       }
       case 'task_progress': {
         if (row === undefined) return undefined

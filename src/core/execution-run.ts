@@ -528,6 +528,15 @@ export class ExecutionRun {
         (error: unknown) => this.#writeFailed(error),
       )
     } else {
+      // Invoked again after a restart or a takeover: same attempt, same idempotency key; watchers are told.
+      if (state.item_index === TASK_ROW) {
+        this.#emit(EventType.task_started, {
+          task: unit.task.name,
+          attempt: state.attempts,
+          input: state.input,
+          resumed: true,
+        })
+      }
       this.#invoke(unit)
     }
   }

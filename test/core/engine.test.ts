@@ -469,6 +469,12 @@ describe('engine', () => {
       [`${exec.execution_id}:b`, `${exec.execution_id}:b`],
     )
     assert.equal(h.test.calls('c').length, 1)
+    // Watchers are told that b runs again: a task_started marked resumed, with the attempt it had.
+    const again = restarted.events.filter((e) => e.type === 'task_started' && e.data['task'] === 'b')
+    assert.deepEqual(
+      again.map((e) => [e.data['attempt'], e.data['resumed']]),
+      [[1, true]],
+    )
   })
 
   test('a retry that was due while the process was down runs after restart', async () => {
