@@ -11,6 +11,7 @@
  *   harmonia workflows create -f <file> | list | get <id> | delete <id>                 (on a server)
  *   harmonia executions start <workflow_id> [--watch] | get | watch | cancel | pause | resume | rerun <id>
  *     (on a server: --server or HARMONIA_URL, --api-key or HARMONIA_API_KEY; list and show too when named)
+ *   harmonia templates | schedules | webhooks | subscriptions | triggers <verb> ...       (on a server)
  *
  * Every command takes --data-dir, --storage, --config, --log-level and --json, before or after its name.
  * Exit codes: 0 done (executions completed), 1 an execution failed or the command could not do its work,
@@ -28,8 +29,11 @@ import { registerResumeCommand } from './resume-command.ts'
 import { registerRunCommand } from './run-command.ts'
 import { registerSchedulesCommand } from './schedules-command.ts'
 import { registerServerCommands } from './server-commands.ts'
+import { registerSubscriptionsCommand } from './subscriptions-command.ts'
 import { registerTemplatesCommand } from './templates-command.ts'
+import { registerTriggersCommand } from './triggers-command.ts'
 import { registerValidateCommand } from './validate-command.ts'
+import { registerWebhooksCommand } from './webhooks-command.ts'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const STORAGE_KINDS = ['sqlite', 'file', 'memory', 'postgres']
@@ -98,6 +102,9 @@ export async function createProgram(
   registerLlmCommands(program, io, done)
   registerTemplatesCommand(program, io, done)
   registerSchedulesCommand(program, io, done)
+  registerWebhooksCommand(program, io, done)
+  registerSubscriptionsCommand(program, io, done)
+  registerTriggersCommand(program, io, done)
   // The API server takes a while to load; local commands do without it.
   if (!LOCAL_COMMANDS.has(commandWord(args) ?? '')) {
     const { registerServeCommand } = await import('./serve-command.ts')
