@@ -418,7 +418,8 @@ export interface TemplateFile {
 export interface TemplateImportAnswer {
   template_id: string
   name: string
-  workflow_definition_id?: string
+  /** Always null: a template holds its definition; `instantiate` makes the workflow. */
+  workflow_definition_id?: string | null
   [key: string]: JsonValue | undefined
 }
 

@@ -53,7 +53,7 @@ describe('template routes', () => {
       assert.equal(imported.status, 201, JSON.stringify(imported.body))
       const templateId = imported.body.template_id as string
       assert.equal(imported.body.name, file.name)
-      assert.equal(imported.body.workflow_definition_id, templateId)
+      assert.equal(imported.body.workflow_definition_id, null, 'no workflow exists until instantiate')
 
       const instance = await http(server, 'POST', `/templates/${templateId}/instantiate`, {
         name: `${name} run`,

@@ -93,14 +93,17 @@ export async function templateRoutes(app: FastifyInstance, context: ApiContext):
   app.post(
     '/templates/import',
     {
-      schema: routeSchema(context, tag, 'Import a Tekton template file (JSON body)', {
+      schema: routeSchema(context, tag, 'Import a Tekton template file (JSON body); `workflow_definition_id` is null: instantiate makes the workflow', {
         body: openObject,
         response: { 201: openObject, ...errorResponses(400, 401, 403, 409, 422) },
       }),
     },
     async (request, reply) => {
       const template = await templates.importTemplate(request.body)
-      return reply.code(201).send({ ...template, workflow_definition_id: template.template_id })
+      // Tekton's answer names the workflow definition the import created. A Harmonia template keeps its
+      // definition inside (with parameter placeholders, so it is not a runnable workflow): there is none
+      // until `instantiate` makes one, and saying so is better than an id that is not a workflow's.
+      return reply.code(201).send({ ...template, workflow_definition_id: null })
     },
   )
 
