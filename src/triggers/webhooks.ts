@@ -612,12 +612,31 @@ function normalizeEndpoint(raw: unknown, issues: ValidationIssue[]): string {
 /**
  * Compiles `input_mapping`, input name → value: strings with `${...}` are expressions, and a bare path such
  * as `payload.user.id` is read as one. The reference's other form, payload path → input name
- * (`{"user.id": "user_id"}`: a key that is a dotted path, a value that is a plain name), is turned around.
+ * (`{"user.id": "user_id"}`: a key that is a dotted path, a value that is a plain name, or a whole mapping
+ * of paths to plain names), is turned around.
  */
 function compileMapping(mapping: JsonObject): { compiled: CompiledValue; issues: ValidationIssue[] } {
   const prepared: JsonObject = {}
-  for (const [key, value] of Object.entries(mapping)) {
-    if (typeof value === 'string' && DOTTED_PATH.test(key) && INPUT_NAME.test(value)) {
+  // A mapping whose every value is a plain input name (not `payload`, `headers` or `query`) and every key a
+  // path is the reference's form as a whole: `{"count": "n"}` reads payload.count into n, where a constant
+  // string "n" would be the other reading.
+  const entries = Object.entries(mapping)
+  const referenceForm =
+    entries.length > 0 &&
+    entries.every(
+      ([key, value]) =>
+        typeof value === 'string' &&
+        INPUT_NAME.test(value) &&
+        !MAPPING_ROOTS.has(value) &&
+        (INPUT_NAME.test(key) || DOTTED_PATH.test(key)),
+    )
+  for (const [key, value] of entries) {
+    if (
+      typeof value === 'string' &&
+      (referenceForm || DOTTED_PATH.test(key)) &&
+      INPUT_NAME.test(value) &&
+      !MAPPING_ROOTS.has(value)
+    ) {
       const path = /^(payload|headers|query)\./.test(key) ? key : `payload.${key}`
       prepared[value] = `\${${path}}`
       continue
@@ -634,6 +653,7 @@ function compileMapping(mapping: JsonObject): { compiled: CompiledValue; issues:
 }
 
 const INPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const MAPPING_ROOTS = new Set(['payload', 'headers', 'query'])
 const DOTTED_PATH = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+$/
 const BARE_PATH = /^(?:payload|headers|query)(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\d+|'[^']*'|"[^"]*")\])*$/
 

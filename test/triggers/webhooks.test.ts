@@ -463,6 +463,22 @@ describe('inbound webhooks', () => {
     const answer = await hook('/hooks/reversed?wait=true', raw, { sign: false })
     assert.equal(answer.status, 200, JSON.stringify(answer.body))
     assert.deepEqual(answer.body.output, { summary: 'zoe pushed to rev' })
+
+    // A whole mapping of paths to plain names is that form too, undotted keys included.
+    const plain = await api('POST', '/api/v1/webhooks', {
+      name: 'reversed-plain',
+      endpoint: 'reversed-plain',
+      workflow_id: workflowId,
+      input_mapping: { 'repository.name': 'repo', login: 'pusher' },
+    })
+    assert.equal(plain.status, 201, JSON.stringify(plain.body))
+    const second = await hook(
+      '/hooks/reversed-plain?wait=true',
+      JSON.stringify({ repository: { name: 'top' }, login: 'amy' }),
+      { sign: false },
+    )
+    assert.equal(second.status, 200, JSON.stringify(second.body))
+    assert.deepEqual(second.body.output, { summary: 'amy pushed to top' })
   })
 
   it('keeps only the newest call records of a webhook', async () => {
