@@ -1,42 +1,15 @@
 /**
  * The one place where error codes become HTTP statuses and the `{"error": {code, message, details}}` body.
- * HarmoniaError codes map by the table below (docs/errors.md lists the same statuses, and a test keeps the
+ * HarmoniaError codes map by the table in core/errors.ts (docs/errors.md lists the same statuses, and a test keeps the
  * two in step); Fastify's own errors (bad JSON, body too large, schema violations) are translated to the
  * same codes; anything unexpected becomes a 500 `execution_error` whose message names the request id but
  * never the stack.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ErrorCode, HarmoniaError, type ValidationIssue } from '../core/errors.ts'
+import { ErrorCode, HarmoniaError, statusForCode, type ValidationIssue } from '../core/errors.ts'
 import type { JsonValue } from '../core/model.ts'
 
-export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
-  invalid_request: 400,
-  authentication_failed: 401,
-  permission_denied: 403,
-  workflow_not_found: 404,
-  execution_not_found: 404,
-  template_not_found: 404,
-  checkpoint_not_found: 404,
-  not_found: 404,
-  conflict: 409,
-  invalid_state: 409,
-  lease_lost: 409,
-  payload_too_large: 413,
-  validation_error: 422,
-  expression_error: 422,
-  rate_limit_exceeded: 429,
-  component_error: 500,
-  execution_error: 500,
-  store_error: 500,
-  not_configured: 501,
-  llm_error: 502,
-  timeout: 504,
-}
-
-/** The HTTP status of an error code; codes this table does not know (task codes, for instance) are 500s. */
-export function statusForCode(code: string): number {
-  return (HTTP_STATUS_BY_CODE as Record<string, number>)[code] ?? 500
-}
+export { HTTP_STATUS_BY_CODE, statusForCode } from '../core/errors.ts'
 
 export interface ErrorBody {
   error: { code: string; message: string; details: JsonValue }

@@ -31,6 +31,39 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /** One problem found while validating (a definition, an input, a request). */
+/**
+ * The HTTP status of each error code, as the API answers it (and as a webhook's call record notes it): the
+ * reference's error contract, so it lives with the codes.
+ */
+export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  authentication_failed: 401,
+  permission_denied: 403,
+  workflow_not_found: 404,
+  execution_not_found: 404,
+  template_not_found: 404,
+  checkpoint_not_found: 404,
+  not_found: 404,
+  conflict: 409,
+  invalid_state: 409,
+  lease_lost: 409,
+  payload_too_large: 413,
+  validation_error: 422,
+  expression_error: 422,
+  rate_limit_exceeded: 429,
+  component_error: 500,
+  execution_error: 500,
+  store_error: 500,
+  not_configured: 501,
+  llm_error: 502,
+  timeout: 504,
+}
+
+/** The HTTP status of an error code; codes this table does not know (task codes, for instance) are 500s. */
+export function statusForCode(code: string): number {
+  return (HTTP_STATUS_BY_CODE as Record<string, number>)[code] ?? 500
+}
+
 export interface ValidationIssue {
   /** Task the problem concerns, when it concerns one. */
   task?: string

@@ -20,6 +20,7 @@ import {
   InvalidRequestError,
   NotFoundError,
   ValidationError,
+  statusForCode,
   type ValidationIssue,
 } from '../core/errors.ts'
 import { analyzeValue } from '../core/expressions.ts'
@@ -528,6 +529,7 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
           payload: recordedPayload(payload ?? textExcerpt(call.rawBody)),
           ...(deliveryKey === undefined ? {} : { delivery_id: deliveryKey }),
           result: failure.code === 'authentication_failed' ? 'rejected' : 'failed',
+          status_code: statusForCode(failure.code),
           error: failure,
           execution_id: null,
           duration_ms: clock.now() - startedMs,
@@ -564,13 +566,15 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
         })
         return { status: answer.status, body: answer.body }
       } catch (error) {
+        const failure =
+          error instanceof HarmoniaError
+            ? { code: error.code, message: error.message }
+            : { code: 'execution_error', message: String(error) }
         await record({
           ...base,
           result: 'failed',
-          error:
-            error instanceof HarmoniaError
-              ? { code: error.code, message: error.message }
-              : { code: 'execution_error', message: String(error) },
+          status_code: statusForCode(failure.code),
+          error: failure,
           execution_id: null,
           duration_ms: clock.now() - startedMs,
         })

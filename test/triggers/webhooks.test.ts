@@ -228,6 +228,11 @@ describe('inbound webhooks', () => {
     assert.equal(typeof started.payload, 'object')
     assert.match(started.execution_id, /^exec-/)
     assert.equal(started.status_code, 202)
+    // Refused calls note the status they were answered with, beside the error.
+    const rejected = calls.body.items.find((c: { result: string }) => c.result === 'rejected')
+    assert.ok(rejected !== undefined, 'the refused calls of the earlier test are recorded')
+    assert.equal(rejected.status_code, 401)
+    assert.equal(rejected.error.code, 'authentication_failed')
     assert.ok(!JSON.stringify(calls.body).includes(SECRET))
   })
 
