@@ -1,12 +1,14 @@
 /**
  * A workflow's input from the command line: `--input-file f.json|f.yaml` gives an object, and each
  * `--input key=value` sets one value over it. A value is parsed as JSON when it is JSON (`3`, `true`,
- * `null`, `[1,2]`, `{"a":1}`, `"quoted"`), else kept as text; a dotted key (`a.b=1`) builds nested objects.
+ * `null`, `[1,2]`, `{"a":1}`, `"quoted"`), else kept as text, and always kept as text for a field the
+ * workflow declares a string; a dotted key (`a.b=1`) builds nested objects.
  */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { InvalidRequestError } from '../core/errors.ts'
+import { buildInputSchema } from '../core/input-schema.ts'
 import type { JsonObject, JsonValue } from '../core/model.ts'
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
@@ -22,9 +24,15 @@ export function parseInputValue(text: string): JsonValue {
 
 /**
  * Applies `key=value` pairs over `base` (not modified) and answers the result. Later pairs win; setting a
- * key below one that holds a non-object value is an error, as is an empty or reserved key segment.
+ * key below one that holds a non-object value is an error, as is an empty or reserved key segment. With the
+ * workflow's input `schema`, a value whose field is declared a string stays the text typed (`version=2.0`
+ * is "2.0", not 2).
  */
-export function applyInputPairs(pairs: readonly string[], base: JsonObject = {}): JsonObject {
+export function applyInputPairs(
+  pairs: readonly string[],
+  base: JsonObject = {},
+  schema?: JsonObject,
+): JsonObject {
   const input = structuredClone(base)
   for (const pair of pairs) {
     const equals = pair.indexOf('=')
@@ -59,9 +67,21 @@ export function applyInputPairs(pairs: readonly string[], base: JsonObject = {})
         )
       }
     }
-    target[segments.at(-1)!] = parseInputValue(pair.slice(equals + 1))
+    const text = pair.slice(equals + 1)
+    target[segments.at(-1)!] = declaredString(schema, segments) ? text : parseInputValue(text)
   }
   return input
+}
+
+/** True when the schema declares the field at `segments` (through nested `properties`) a string. */
+function declaredString(schema: JsonObject | undefined, segments: readonly string[]): boolean {
+  let node: JsonValue | undefined = schema
+  for (const segment of segments) {
+    const properties: JsonValue | undefined = isObject(node) ? node['properties'] : undefined
+    node = isObject(properties) && Object.hasOwn(properties, segment) ? properties[segment] : undefined
+    if (node === undefined) return false
+  }
+  return isObject(node) && node['type'] === 'string'
 }
 
 /** Reads an input file: JSON (`.json`) or YAML (`.yaml`, `.yml`, or any other name); it must hold an object. */
@@ -90,14 +110,21 @@ export async function readInputFile(file: string, cwd: string): Promise<JsonObje
   return value
 }
 
-/** The input of `--input-file` (when given) with the `--input` pairs applied over it. */
+/** The input of `--input-file` (when given) with the `--input` pairs applied over it (see applyInputPairs). */
 export async function buildInput(options: {
   pairs?: readonly string[]
   file?: string
   cwd: string
+  schema?: JsonObject
 }): Promise<JsonObject> {
   const base = options.file === undefined ? {} : await readInputFile(options.file, options.cwd)
-  return applyInputPairs(options.pairs ?? [], base)
+  return applyInputPairs(options.pairs ?? [], base, options.schema)
+}
+
+/** The input schema a definition (or a workflow as the server answers it) declares, when it declares one. */
+export function declaredInputSchema(definition: unknown): JsonObject | undefined {
+  if (!isObject(definition)) return undefined
+  return buildInputSchema(definition as Parameters<typeof buildInputSchema>[0]).schema
 }
 
 /** Commander's parser of a repeatable option (`--input a=1 --input b=2`): every value, in order. */

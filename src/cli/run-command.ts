@@ -29,7 +29,7 @@ import {
   resumeHint,
   waitForExecutions,
 } from './execution-watch.ts'
-import { buildInput, collect } from './input-args.ts'
+import { buildInput, collect, declaredInputSchema } from './input-args.ts'
 import { exitCodeForSignal } from './interrupt.ts'
 import { loadConfig } from './load-config.ts'
 import { checkDefinition, formatDefinitionProblems } from './validate-command.ts'
@@ -42,10 +42,12 @@ export interface RunFlags extends GlobalFlags {
 export async function runCommand(file: string, flags: RunFlags, io: CliIo): Promise<ExitCode> {
   const config = await loadConfig({ cwd: io.cwd, env: io.env, flags })
   const raw = await readDefinitionFile(file, io.cwd)
+  const schema = declaredInputSchema(raw)
   const input = await buildInput({
     pairs: flags.input ?? [],
     ...(flags.inputFile === undefined ? {} : { file: flags.inputFile }),
     cwd: io.cwd,
+    ...(schema === undefined ? {} : { schema }),
   })
   const check = await checkDefinition(raw, config, io)
   if (check.issues.length > 0) {

@@ -20,7 +20,7 @@ import { ExitCode, exitCodeForStatus, prettyJson, type CliIo, type CommandRunner
 import { readDefinitionFile } from './definition-file.ts'
 import { errorLine, formatExecutionTable, formatExecutionText } from './execution-report.ts'
 import { chooseProgress } from './execution-watch.ts'
-import { buildInput, collect } from './input-args.ts'
+import { buildInput, collect, declaredInputSchema } from './input-args.ts'
 import { exitCodeForSignal, type StopSignal } from './interrupt.ts'
 import {
   executionRecordOf,
@@ -124,12 +124,20 @@ async function deleteWorkflow(workflowId: string, flags: ServerFlags, io: CliIo)
 // ----- executions ---------------------------------------------------------------------------------------------
 
 async function startExecution(workflowId: string, flags: StartFlags, io: CliIo): Promise<ExitCode> {
-  const input = await buildInput({
+  const inputOptions = {
     ...(flags.input === undefined ? {} : { pairs: flags.input }),
     ...(flags.inputFile === undefined ? {} : { file: flags.inputFile }),
     cwd: io.cwd,
-  })
+  }
+  // Mistakes in --input are reported before the server is asked anything.
+  await buildInput(inputOptions)
   return withServer(flags, io, async (client) => {
+    // `--input` values follow the workflow's declared types: a string field keeps the text typed.
+    const schema =
+      flags.input === undefined || flags.input.length === 0
+        ? undefined
+        : declaredInputSchema(await client.workflows.get(workflowId))
+    const input = await buildInput({ ...inputOptions, ...(schema === undefined ? {} : { schema }) })
     const execution = await client.executions.start(
       { workflow_id: workflowId, input },
       flags.idempotencyKey === undefined ? {} : { idempotencyKey: flags.idempotencyKey },

@@ -3,7 +3,13 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { InvalidRequestError } from '../../src/core/errors.ts'
-import { applyInputPairs, buildInput, parseInputValue, readInputFile } from '../../src/cli/input-args.ts'
+import {
+  applyInputPairs,
+  buildInput,
+  declaredInputSchema,
+  parseInputValue,
+  readInputFile,
+} from '../../src/cli/input-args.ts'
 import { makeTempDir, removeDir } from './cli-harness.ts'
 
 describe('--input values', () => {
@@ -24,6 +30,27 @@ describe('--input values', () => {
   it('builds nested objects from dotted keys; later pairs win; values may hold "="', () => {
     const input = applyInputPairs(['a.b=1', 'a.c.d=x', 'name=Ada', 'name=Grace', 'query=a=b'])
     assert.deepEqual(input, { a: { b: 1, c: { d: 'x' } }, name: 'Grace', query: 'a=b' })
+  })
+
+  it('keeps the typed text for fields the workflow declares strings, nested ones included', () => {
+    const schema = declaredInputSchema({
+      name: 'w',
+      input: {
+        version: { type: 'string' },
+        count: { type: 'integer' },
+        target: { type: 'object', properties: { tag: { type: 'string' } } },
+      },
+    })
+    assert.ok(schema !== undefined)
+    const input = applyInputPairs(['version=2.0', 'count=3', 'target.tag=007', 'other=1.5'], {}, schema)
+    assert.deepEqual(input, { version: '2.0', count: 3, target: { tag: '007' }, other: 1.5 })
+    // A full input_schema is read the same way.
+    const full = declaredInputSchema({
+      name: 'w',
+      input_schema: { type: 'object', properties: { id: { type: 'string' } } },
+    })
+    assert.deepEqual(applyInputPairs(['id=42'], {}, full), { id: '42' })
+    assert.deepEqual(applyInputPairs(['id=42']), { id: 42 }, 'without a schema, JSON values stay typed')
   })
 
   it('applies pairs over a base without changing it', () => {

@@ -192,9 +192,12 @@ describe('harmonia run: exit codes and messages', () => {
   })
 
   it('exits 2 when the input does not match the schema, naming the field', async () => {
-    const result = await runCli(['run', example('hello.yaml'), '--data-dir', 'data', '--input', 'name=42'], {
-      cwd: dir,
-    })
+    // (`--input name=42` is the text "42" for a string field; an input file keeps JSON's types.)
+    await writeFile(path.join(dir, 'wrong-input.json'), '{"name": 42}')
+    const result = await runCli(
+      ['run', example('hello.yaml'), '--data-dir', 'data', '--input-file', 'wrong-input.json'],
+      { cwd: dir },
+    )
     assert.equal(result.code, 2)
     assert.match(result.stderr, /^error: .*input/m)
     assert.match(result.stderr, /name/)

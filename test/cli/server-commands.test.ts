@@ -144,6 +144,36 @@ describe('harmonia executions on a server', () => {
     assert.ok(result.stdout.endsWith('{\n  "result": "Ada"\n}\n'), result.stdout)
   })
 
+  it('keeps --input text for a field the workflow declares a string', async () => {
+    const workflow = await client.workflows.create({
+      name: 'typed_input',
+      input: { version: { type: 'string' }, replicas: { type: 'integer' } },
+      tasks: {
+        show: {
+          name: 'show',
+          component: 'core',
+          action: 'echo',
+          input: { version: '${workflow.input.version}', replicas: '${workflow.input.replicas}' },
+        },
+      },
+      output: { version: '${tasks.show.output.version}', replicas: '${tasks.show.output.replicas}' },
+    })
+    const result = await run([
+      'executions',
+      'start',
+      workflow.workflow_id,
+      '-i',
+      'version=2.0',
+      '-i',
+      'replicas=3',
+      '--watch',
+      '--json',
+    ])
+    assert.equal(result.code, 0, result.stderr)
+    const done = JSON.parse(result.stdout) as { output: unknown }
+    assert.deepEqual(done.output, { version: '2.0', replicas: 3 })
+  })
+
   it('starts with --watch --json: only the final execution on stdout', async () => {
     const workflow = await client.workflows.create(twoTaskWorkflow)
     await writeFile(path.join(dir, 'input.json'), JSON.stringify({ value: 'from file' }))
