@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import path from 'node:path'
 import { systemClock } from './core/clock.ts'
 import { createCluster, type Cluster } from './core/cluster.ts'
+import { ConflictError } from './core/errors.ts'
 import type { HarmoniaConfig } from './core/config.ts'
 import { createEngine } from './core/engine.ts'
 import type { Engine } from './core/engine-api.ts'
@@ -18,6 +19,7 @@ import { registerLlmComponent } from './components/llm-component.ts'
 import { createRemoteComponents, type RemoteComponents } from './components/remote-components.ts'
 import { createLlmProviderFromConfig, type LlmProvider } from './llm/provider.ts'
 import { createStore } from './storage/index.ts'
+import { releasePidLock, takePidLock } from './storage/pid-lock.ts'
 import { createWebhooksAndNotifications } from './triggers/webhooks-and-notifications.ts'
 import type { NotificationService } from './triggers/notifications.ts'
 import type { WebhookService } from './triggers/webhooks.ts'
@@ -49,6 +51,11 @@ export interface Harmonia {
   readonly triggers: EventTriggerService
   /** This node's view of the cluster (live nodes; events other nodes persist reach the bus). */
   readonly cluster: Cluster
+  /**
+   * Takes the right to run the executions of an embedded SQLite store for this process (start does it;
+   * `harmonia resume` does it without starting); throws ConflictError while another live process holds it.
+   */
+  holdDataDir(): void
   /** Opens the store and recovers unfinished executions. */
   start(): Promise<void>
   /** Stops the engine (grace period from config) and closes the store. */
@@ -78,6 +85,10 @@ export async function createHarmonia(
   registerBuiltins(components, { shell: { enabled: config.components.shell.enabled } })
   registerLlmComponent(components, llm)
   const shared = store.kind === 'postgres'
+  const engineLock =
+    options.store === undefined && store.kind === 'sqlite'
+      ? `${path.resolve(config.storage.sqlitePath ?? path.join(dataDir, 'harmonia.db'))}.engine.lock`
+      : undefined
   const leaseMs = config.engine.leaseMs
   const third = Math.max(100, Math.floor(leaseMs / 3))
   // Nodes sharing a database need distinct ids; one embedded node keeps a stable id to recover at once.
@@ -122,6 +133,22 @@ export async function createHarmonia(
   })
   const schedulesAndTriggers = createSchedulesAndTriggers({ store, engine, templates, logger })
   let started = false
+  let holding = false
+  // One process at a time runs the executions of an embedded SQLite file: a second one (a `serve` started
+  // twice, a `resume` beside a server) would take them over, under the same node id.
+  const holdDataDir = (): void => {
+    if (engineLock === undefined || holding) return
+    const lock = takePidLock(engineLock)
+    if (!lock.taken) {
+      throw new ConflictError(
+        `another Harmonia process${lock.pid === undefined ? '' : ` (pid ${lock.pid})`} runs the executions ` +
+          `of '${config.storage.sqlitePath ?? path.join(dataDir, 'harmonia.db')}'; stop it, or give this one ` +
+          `another --data-dir`,
+        { data_dir: dataDir, ...(lock.pid === undefined ? {} : { pid: lock.pid }) },
+      )
+    }
+    holding = true
+  }
   return {
     config,
     store,
@@ -137,8 +164,10 @@ export async function createHarmonia(
     schedules: schedulesAndTriggers.schedules,
     triggers: schedulesAndTriggers.triggers,
     cluster,
+    holdDataDir,
     async start() {
       if (started) return
+      holdDataDir()
       started = true
       await cluster.start()
       await remote.start()
@@ -154,6 +183,7 @@ export async function createHarmonia(
       await cluster.stop()
       await remote.close()
       await store.close()
+      if (holding && engineLock !== undefined) releasePidLock(engineLock)
     },
   }
 }

@@ -86,6 +86,7 @@ export async function resumeCommand(
       }
     }
 
+    harmonia.holdDataDir()
     const renderer = chooseProgress(io, json)
     const plain = !json && io.stdout.isTTY !== true
     for (const record of targets) {

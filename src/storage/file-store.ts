@@ -46,6 +46,7 @@ import type {
 import type { DocumentWrite, Store, StoreHealth } from '../core/store.ts'
 import { InMemoryState, type CommitPlan, type Lease, type LeaseChange } from './in-memory-state.ts'
 import { InMemoryStateStore } from './in-memory-state-store.ts'
+import { releasePidLock, takePidLock } from './pid-lock.ts'
 
 export interface FileStoreOptions {
   dataDir: string
@@ -157,25 +158,9 @@ export class FileStore extends InMemoryStateStore {
       openDirs.set(this.#dir, this)
       return
     }
-    const file = path.join(this.#dir, LOCK)
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(file, 'wx')
-        writeSync(fd, `${process.pid}\n`)
-        fsyncSync(fd)
-        closeSync(fd)
-        openDirs.set(this.#dir, this)
-        return
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      }
-      const pid = Number.parseInt(readText(file) ?? '', 10)
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
-        throw lockedError(this.#dir, pid)
-      // Stale (dead pid, unreadable, or left by this process without close): take it over.
-      rmSync(file, { force: true })
-    }
-    throw lockedError(this.#dir, undefined)
+    const lock = takePidLock(path.join(this.#dir, LOCK))
+    if (!lock.taken) throw lockedError(this.#dir, lock.pid)
+    openDirs.set(this.#dir, this)
   }
 
   /** Another store of this process took the dir over: this one stops writing. */
@@ -189,8 +174,7 @@ export class FileStore extends InMemoryStateStore {
   #unlock(): void {
     if (openDirs.get(this.#dir) !== this) return
     openDirs.delete(this.#dir)
-    const file = path.join(this.#dir, LOCK)
-    if (Number.parseInt(readText(file) ?? '', 10) === process.pid) rmSync(file, { force: true })
+    releasePidLock(path.join(this.#dir, LOCK))
   }
 
   #load(): void {
@@ -442,15 +426,6 @@ function readText(file: string): string | undefined {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
