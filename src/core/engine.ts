@@ -356,7 +356,21 @@ class WorkflowEngine implements Engine, RunHost {
       workflowId = `inline:${definition.name}`
       revision = 0
     } else if (request.workflow_id !== undefined) {
-      const workflow = await this.#store.getWorkflow(request.workflow_id, request.revision)
+      let workflow = await this.#store.getWorkflow(request.workflow_id, request.revision)
+      if (workflow !== undefined && request.revision === undefined && workflow.status === 'draft') {
+        // A draft is not what runs: the latest published revision does (a draft runs by its revision).
+        const revisions = await this.#store.listWorkflowRevisions(request.workflow_id)
+        workflow = undefined
+        for (const r of revisions) {
+          if (r.status !== 'draft' && (workflow === undefined || r.revision > workflow.revision)) workflow = r
+        }
+        if (workflow === undefined) {
+          throw new ConflictError(
+            `workflow '${request.workflow_id}' has only drafts: publish a revision, or start a draft by its revision`,
+            { workflow_id: request.workflow_id },
+          )
+        }
+      }
       if (workflow === undefined) {
         throw new NotFoundError(
           'workflow_not_found',

@@ -142,6 +142,22 @@ describe('workflow routes', () => {
     const first = await call(server.app, 'GET', `/api/v1/workflows/${id}?revision=1`)
     assert.equal(first.body.description, 'echo then echo')
 
+    // The draft does not run: an execution by workflow_id takes the latest published revision (2); the
+    // draft runs only when asked for by its revision.
+    const run = await call(server.app, 'POST', '/api/v1/executions', {
+      workflow_id: id,
+      input: { value: 'a' },
+    })
+    assert.equal(run.status, 201, JSON.stringify(run.body))
+    assert.equal(run.body.workflow_revision, 2)
+    const draftRun = await call(server.app, 'POST', '/api/v1/executions', {
+      workflow_id: id,
+      revision: 3,
+      input: { value: 'a' },
+    })
+    assert.equal(draftRun.status, 201, JSON.stringify(draftRun.body))
+    assert.equal(draftRun.body.workflow_revision, 3)
+
     const deleted = await call(server.app, 'DELETE', `/api/v1/workflows/${id}`)
     assert.equal(deleted.status, 200)
     assert.equal(deleted.body.success, true)
@@ -164,6 +180,9 @@ describe('workflow routes', () => {
     assert.equal(answer.status, 201)
     assert.equal(answer.body.workflow_id, 'draft-only')
     assert.equal(answer.body.status, 'draft')
+    const run = await call(server.app, 'POST', '/api/v1/executions', { workflow_id: 'draft-only' })
+    assert.equal(run.status, 409, JSON.stringify(run.body))
+    assert.match(errorOf(run).message, /has only drafts/)
   })
 
   it('lists with paging, sorting and search: {items, total, page, limit}', async () => {
