@@ -14,6 +14,7 @@ import {
   InvalidRequestError,
   NotFoundError,
   TaskFailure,
+  ValidationError,
 } from './errors.ts'
 import { EventBus, EventType, type ExecutionEvent } from './events.ts'
 import { ExecutionRun, type RunHost, type Unit } from './execution-run.ts'
@@ -21,7 +22,9 @@ import { newId } from './ids.ts'
 import { silentLogger, type Logger } from './logger.ts'
 import {
   FINISHED_EXECUTION_STATUSES,
+  MAX_JSON_DEPTH,
   TASK_ROW,
+  tooDeepAt,
   type CheckpointRecord,
   type ExecutionOptions,
   type ExecutionRecord,
@@ -340,6 +343,12 @@ class WorkflowEngine implements Engine, RunHost {
 
   async startExecution(request: StartExecutionRequest): Promise<ExecutionRecord> {
     if (this.#stopping) throw new ConflictError('the engine is stopping; no new execution can start')
+    const deep = tooDeepAt(request.input)
+    if (deep !== undefined) {
+      throw new ValidationError('the execution input is too deep (flatten it, or pass it as text)', [
+        { field: `input.${deep}`, message: `nests deeper than ${MAX_JSON_DEPTH} levels` },
+      ])
+    }
     if (request.idempotency_key !== undefined) {
       const existing = await this.#store.findExecutionByIdempotencyKey(request.idempotency_key)
       if (existing !== undefined) return existing

@@ -15,7 +15,9 @@ import { EventType, type ExecutionEvent } from './events.ts'
 import type { Logger } from './logger.ts'
 import {
   FINISHED_TASK_STATUSES,
+  MAX_JSON_DEPTH,
   TASK_ROW,
+  tooDeepAt,
   type ExecutionError,
   type ExecutionRecord,
   type JsonValue,
@@ -611,6 +613,18 @@ export class ExecutionRun {
       (output) => {
         timeout?.cancel()
         this.#controller.signal.removeEventListener('abort', onCancel)
+        const deep = tooDeepAt(output)
+        if (deep !== undefined) {
+          this.#unitFailed(
+            unit,
+            new TaskFailure(
+              'OUTPUT_TOO_DEEP',
+              `task '${task.name}': its output nests deeper than ${MAX_JSON_DEPTH} levels (at output.${deep})`,
+              { retriable: false },
+            ),
+          )
+          return
+        }
         this.#unitSucceeded(unit, output === undefined ? null : output)
       },
       (error: unknown) => {

@@ -222,3 +222,26 @@ export interface CheckpointRecord {
 
 /** Item index of a task's own state (as opposed to one of its `for_each` items). */
 export const TASK_ROW = -1
+
+/**
+ * How deep JSON values the engine takes in may nest (an execution's input, a task's output). Deeper ones
+ * are refused with a clear error instead of overflowing the stack in a copy or a serializer.
+ */
+export const MAX_JSON_DEPTH = 200
+
+/** The first path (`a.b[0]`) at which `value` nests deeper than `max`, or undefined when it does not. */
+export function tooDeepAt(value: unknown, max: number = MAX_JSON_DEPTH): string | undefined {
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']]
+  while (stack.length > 0) {
+    const [node, depth, path] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    if (depth >= max) return path === '' ? '(top)' : path
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, `${path}[${i}]`])
+    } else {
+      for (const [key, child] of Object.entries(node))
+        stack.push([child, depth + 1, path === '' ? key : `${path}.${key}`])
+    }
+  }
+  return undefined
+}

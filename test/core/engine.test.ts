@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { afterEach, describe, test } from 'node:test'
-import type { WorkflowDefinition } from '../../src/core/model.ts'
+import type { JsonValue, WorkflowDefinition } from '../../src/core/model.ts'
 import { createHarness, type Harness } from '../support/engine-harness.ts'
 
 const open: Harness[] = []
@@ -507,6 +507,34 @@ describe('engine', () => {
       h.test.calls('flaky').map((c) => c.attempt),
       [1, 2],
     )
+  })
+
+  test('refuses input nested too deep, naming where, and fails a task whose output is', async () => {
+    const h = await harness()
+    const nest = (levels: number): JsonValue => {
+      let value: JsonValue = 'leaf'
+      for (let i = 0; i < levels; i++) value = { d: value }
+      return value
+    }
+    await assert.rejects(
+      h.engine.startExecution({
+        workflow: wf({ a: { name: 'a', component: 'test', action: 'echo', input: 1 } }),
+        input: { deep: nest(5000) },
+      }),
+      (error: Error & { code?: string }) =>
+        error.code === 'validation_error' &&
+        /input\.deep(\.d)+: nests deeper than 200 levels/.test(error.message),
+    )
+    h.registry.register({ name: 'deep', kind: 'builtin' }, [
+      { descriptor: { name: 'make' }, invoke: async () => nest(1000) },
+    ])
+    const exec = await h.engine.startExecution({
+      workflow: wf({ a: { name: 'a', component: 'deep', action: 'make' } }),
+    })
+    const done = await h.engine.waitForExecution(exec.execution_id, { timeoutMs: 10_000 })
+    assert.equal(done.status, 'failed')
+    const [state] = await h.store.getTaskStates(exec.execution_id)
+    assert.equal(state?.error?.code, 'OUTPUT_TOO_DEEP')
   })
 
   test('a stopping engine does not hold its grace period for a durable wait; the wait resumes after restart', async () => {
