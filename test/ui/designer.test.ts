@@ -71,7 +71,7 @@ async function drag(page: Page, fromLabel: string, toLabel: string, edgeId: stri
     await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 })
     await page.mouse.up()
     try {
-      await edge.waitFor({ state: 'attached', timeout: 2_000 })
+      await edge.waitFor({ state: 'attached', timeout: 5_000 })
       return
     } catch (error) {
       if (attempt === 3) throw error
