@@ -35,7 +35,7 @@ export interface CompileWorkflowOptions {
   /** Used to check components and actions when `unknownComponents` is 'error'. */
   components?: ComponentResolver
   /** 'error' reports tasks whose component or action the resolver does not know; default 'ignore'. */
-  unknownComponents?: 'error' | 'ignore'
+  unknownComponents?: 'error' | 'actions' | 'ignore'
   /** When given, expressions may read only these environment variables. */
   envAllowList?: readonly string[]
   defaults?: {
@@ -137,7 +137,9 @@ function analyzeWorkflow(
   issues.push(...defaultRetry.issues)
   const defaultConcurrency = defaults.forEachConcurrency ?? DEFAULT_FOR_EACH_CONCURRENCY
   const envAllowed = options.envAllowList === undefined ? undefined : new Set(options.envAllowList)
-  const checkComponents = options.unknownComponents === 'error' && options.components !== undefined
+  const checkComponents =
+    (options.unknownComponents === 'error' || options.unknownComponents === 'actions') &&
+    options.components !== undefined
 
   // Tasks.
   const compiledTasks = new Map<string, CompiledTask>()
@@ -225,7 +227,8 @@ function analyzeWorkflow(
     }
     const retry = checkRetryPolicy(task.retry, defaultRetry.policy, { task: name })
     issues.push(...retry.issues)
-    if (checkComponents) checkComponent(task, options.components!, issues)
+    if (checkComponents)
+      checkComponent(task, options.components!, issues, options.unknownComponents === 'actions')
 
     compiledTasks.set(
       name,
@@ -349,16 +352,26 @@ function checkEnv(
   }
 }
 
+/**
+ * Checks the task's component and action against the registry. With `knownOnly`, a component that is not
+ * registered passes (a remote one may register later); an action a registered component does not have
+ * (and does not take through its fallback) is still an error.
+ */
 function checkComponent(
   task: TaskDefinition,
   components: ComponentResolver,
   issues: ValidationIssue[],
+  knownOnly: boolean,
 ): void {
   if (typeof task.component !== 'string' || typeof task.action !== 'string') return
   const actions = components.actionsOf(task.component)
   if (actions === undefined) {
-    issues.push({ task: task.name, field: 'component', message: `unknown component '${task.component}'` })
-  } else if (!actions.includes(task.action)) {
+    if (!knownOnly)
+      issues.push({ task: task.name, field: 'component', message: `unknown component '${task.component}'` })
+  } else if (
+    !actions.includes(task.action) &&
+    components.resolve(task.component, task.action) === undefined
+  ) {
     const available =
       actions.length === 0 ? 'it has no actions' : `available actions: ${[...actions].sort().join(', ')}`
     issues.push({

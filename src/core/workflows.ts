@@ -23,8 +23,11 @@ export interface WorkflowServiceOptions {
   store: Store
   components: ComponentResolver
   clock?: Clock
-  /** Unknown components are accepted (they may register later; running such a task fails with component_error). */
-  unknownComponents?: 'error' | 'ignore'
+  /**
+   * `actions` (default): a component that is not registered is accepted (a remote one may register later;
+   * running such a task fails with component_error), an action a registered component lacks is not.
+   */
+  unknownComponents?: 'error' | 'actions' | 'ignore'
 }
 
 /** Ids given by clients: letters, digits, `.`, `_`, `-`, `:`; 1 to 128 characters. */
@@ -50,7 +53,7 @@ export function createWorkflowService(options: WorkflowServiceOptions): Workflow
   const { store, components } = options
   const clock = options.clock ?? systemClock
   const listeners = new Set<(change: WorkflowChange) => void>()
-  const unknownComponents = options.unknownComponents ?? 'ignore'
+  const unknownComponents = options.unknownComponents ?? 'actions'
 
   const compile = (definition: unknown): WorkflowDefinition => {
     const body = stripRecordFields(definition)

@@ -76,6 +76,27 @@ describe('workflow routes', () => {
     for (const e of errors) assert.equal(typeof e.message, 'string')
   })
 
+  it('refuses an action a registered component lacks; accepts a component that may register later', async () => {
+    const answer = await call(server.app, 'POST', '/api/v1/workflows', {
+      name: 'typo',
+      tasks: { greet: { name: 'greet', component: 'core', action: 'ehco' } },
+    })
+    assert.equal(answer.status, 422, JSON.stringify(answer.body))
+    const errors = (
+      errorOf(answer).details as { errors: Array<{ task?: string; field?: string; message: string }> }
+    ).errors
+    assert.deepEqual(
+      errors.map((e) => [e.task, e.field]),
+      [['greet', 'action']],
+    )
+    assert.match(errors[0]!.message, /component 'core' has no action 'ehco'; available actions: .*echo/)
+    const later = await call(server.app, 'POST', '/api/v1/workflows', {
+      name: 'remote-later',
+      tasks: { call: { name: 'call', component: 'not-registered-yet', action: 'run' } },
+    })
+    assert.equal(later.status, 201, JSON.stringify(later.body))
+  })
+
   it('answers 400 invalid_request when the body is not an object', async () => {
     const answer = await call(server.app, 'POST', '/api/v1/workflows', [1, 2])
     assert.equal(answer.status, 400)
