@@ -825,7 +825,12 @@ export class ExecutionRun {
   #scopeEntry(state: TaskState): ExpressionScope['tasks'][string] {
     return {
       status: state.status,
-      ...(state.output === undefined ? {} : { output: state.output }),
+      // A skipped task's output reads as null, so an output mapping over optional branches still resolves.
+      ...(state.output === undefined
+        ? state.status === 'skipped'
+          ? { output: null }
+          : {}
+        : { output: state.output }),
       ...(state.error === undefined ? {} : { error: state.error }),
     }
   }

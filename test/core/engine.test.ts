@@ -509,6 +509,22 @@ describe('engine', () => {
     )
   })
 
+  test("a skipped task's output reads as null, so an output mapping over optional branches resolves", async () => {
+    const h = await harness()
+    const exec = await h.engine.startExecution({
+      workflow: wf(
+        {
+          ran: { name: 'ran', component: 'test', action: 'echo', input: 'yes' },
+          skipped: { name: 'skipped', component: 'test', action: 'echo', input: 'no', when: 'false' },
+        },
+        { output: { ran: '${tasks.ran.output}', skipped: '${tasks.skipped.output}' } },
+      ),
+    })
+    const done = await h.engine.waitForExecution(exec.execution_id, { timeoutMs: 10_000 })
+    assert.equal(done.status, 'completed', JSON.stringify(done.error))
+    assert.deepEqual(done.output, { ran: 'yes', skipped: null })
+  })
+
   test('refuses input nested too deep, naming where, and fails a task whose output is', async () => {
     const h = await harness()
     const nest = (levels: number): JsonValue => {
