@@ -96,6 +96,9 @@ export async function buildApp(harmonia: Harmonia, options: BuildAppOptions = {}
 
   // Before auth: its onRequest hook marks upgrade requests, so a refused upgrade's socket is closed.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+  // Before auth: a browser navigation gets the UI shell (no data; the UI asks the API with the user's key),
+  // while an API client asking `/` for JSON needs a key like any other route.
+  await installStaticUi(app)
   installAuth(app, config.apiKeys)
   if (config.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {
@@ -114,7 +117,6 @@ export async function buildApp(harmonia: Harmonia, options: BuildAppOptions = {}
   }
   const metrics = installMetrics(app, harmonia, streams)
   await registerOpenApi(app, version)
-  await installStaticUi(app)
 
   const context = (hideFromDocs: boolean): ApiContext => ({
     harmonia,

@@ -1,5 +1,5 @@
 /**
- * API keys. When the config lists keys, every route but the public ones (`/health`, `/ready`, `/`) needs
+ * API keys. When the config lists keys, every route but the public ones (`/health`, `/ready`) needs
  * one, sent as `X-API-Key`, `Authorization: Bearer <key>`, or — on WebSocket and SSE routes, whose browser
  * clients cannot set headers — `?api_key=`. Scopes nest: `read` < `write` < `admin`. A route's needed scope
  * is its `config.access`, or by method: reads need `read`, deletes `admin`, other changes `write`.

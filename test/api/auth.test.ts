@@ -69,10 +69,15 @@ describe('API keys over HTTP', () => {
   })
   after(() => server.close())
 
-  it('leaves /health, /ready and / open', async () => {
-    for (const path of ['/health', '/ready', '/']) {
+  it('leaves /health and /ready open; / needs a key for its JSON, and serves a browser the UI shell', async () => {
+    for (const path of ['/health', '/ready']) {
       assert.equal((await call(server.app, 'GET', path)).status, 200, path)
     }
+    assert.equal((await call(server.app, 'GET', '/')).status, 401)
+    // (npm test builds the UI before the tests run.)
+    const page = await server.app.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } })
+    assert.equal(page.statusCode, 200)
+    assert.match(String(page.headers['content-type']), /text\/html/)
   })
 
   it('answers 401 authentication_failed without a key or with a wrong one, on every other route', async () => {

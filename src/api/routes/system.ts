@@ -1,6 +1,7 @@
 /**
  * System routes at the root: `GET /` (what this service is), `/health` (liveness with a store check),
- * `/ready` (accepting work), `/metrics` (Prometheus). `/`, `/health` and `/ready` need no API key.
+ * `/ready` (accepting work), `/metrics` (Prometheus). `/health` and `/ready` need no API key (a browser's
+ * navigation to `/` gets the UI shell without one, see static-ui.ts).
  */
 import type { FastifyInstance } from 'fastify'
 import { routeSchema, type ApiContext } from '../context.ts'
@@ -14,7 +15,7 @@ export async function systemRoutes(app: FastifyInstance, context: ApiContext): P
     '/',
     {
       schema: routeSchema(context, tag, 'Component information', { response: { 200: RootAnswer } }),
-      config: { access: 'public' },
+      config: { access: 'read' },
     },
     async () => ({
       name: 'Harmonia',

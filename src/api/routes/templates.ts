@@ -93,10 +93,15 @@ export async function templateRoutes(app: FastifyInstance, context: ApiContext):
   app.post(
     '/templates/import',
     {
-      schema: routeSchema(context, tag, 'Import a Tekton template file (JSON body); `workflow_definition_id` is null: instantiate makes the workflow', {
-        body: openObject,
-        response: { 201: openObject, ...errorResponses(400, 401, 403, 409, 422) },
-      }),
+      schema: routeSchema(
+        context,
+        tag,
+        'Import a Tekton template file (JSON body); `workflow_definition_id` is null: instantiate makes the workflow',
+        {
+          body: openObject,
+          response: { 201: openObject, ...errorResponses(400, 401, 403, 409, 422) },
+        },
+      ),
     },
     async (request, reply) => {
       const template = await templates.importTemplate(request.body)
