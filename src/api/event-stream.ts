@@ -20,7 +20,13 @@ import type { Logger } from '../core/logger.ts'
 import { FINISHED_EXECUTION_STATUSES, type ExecutionStatus, type JsonValue } from '../core/model.ts'
 import type { Store } from '../core/store.ts'
 import type { WorkflowChange, WorkflowService } from '../core/workflows.ts'
-import { eventToMessage, executionDetailToWire, executionToWire, type StreamMessage } from './wire-format.ts'
+import {
+  eventToMessage,
+  executionDetailToWire,
+  executionToWire,
+  workflowToWire,
+  type StreamMessage,
+} from './wire-format.ts'
 
 export type StreamEndCode = 'finished' | 'slow_consumer' | 'shutdown' | 'error' | 'client_closed'
 
@@ -420,12 +426,28 @@ export function allEventsFeed(
   }
 }
 
-/** Workflow definition changes (created, updated, deleted); live only, positions count messages. */
+/**
+ * Workflow definition changes (created, updated, deleted); live, positions count messages. The snapshot
+ * lists the latest revisions, most recently updated first (the first 100, with the total).
+ */
 export function workflowChangesFeed(workflows: WorkflowService): FeedSource<WorkflowChange & { n: number }> {
   let counter = 0
   return {
     gapless: false,
     defaultAfter: undefined,
+    async snapshot() {
+      const page = await workflows.list({ limit: SNAPSHOT_LIMIT, sort_by: 'updated_at', sort_order: 'desc' })
+      return {
+        message: {
+          type: 'snapshot',
+          timestamp: new Date().toISOString(),
+          data: {
+            workflows: page.items.map((record) => workflowToWire(record)),
+            total: page.total,
+          } as unknown as JsonValue,
+        },
+      }
+    },
     subscribe: (listener) => workflows.onChange((change) => listener({ ...change, n: ++counter })),
     position: (change) => change.n,
     toMessage: (change) => ({

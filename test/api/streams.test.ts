@@ -133,7 +133,8 @@ describe('WebSocket streams', () => {
   it('answers ping with pong, and non-JSON with an error message', async () => {
     const client = await openWs(`${ws}/ws/workflows`)
     client.socket.send(JSON.stringify({ type: 'ping' }))
-    const [pong] = await client.messages.until((m) => m.some((x) => x.type === 'pong'), 'pong')
+    const received = await client.messages.until((m) => m.some((x) => x.type === 'pong'), 'pong')
+    const pong = received.find((x) => x.type === 'pong')
     assert.equal(pong!.type, 'pong')
     assert.ok(Date.parse(pong!.timestamp!) > 0)
     client.socket.send('hello?')
@@ -176,6 +177,10 @@ describe('WebSocket streams', () => {
       (m) => m.some((x) => x.type === 'workflow_deleted'),
       'workflow_deleted',
     )
+    // First the snapshot: the latest revisions, most recently updated first.
+    assert.equal(messages[0]!.type, 'snapshot')
+    assert.ok(Array.isArray(messages[0]!.data.workflows), JSON.stringify(messages[0]))
+    assert.equal(typeof messages[0]!.data.total, 'number')
     const mine = messages.filter((m) => m.workflow_id === id)
     assert.deepEqual(
       mine.map((m) => m.type),
