@@ -113,3 +113,30 @@ export function upstreamChecker(graph: TaskGraph): (from: string, targets: reado
     return reached
   }
 }
+
+/**
+ * `upstreamChecker`'s answer without a topological order (the graph has a cycle): of `tasks`, those with
+ * `target` among their ancestors, found by walking `depends_on` with a visited set.
+ */
+export function ancestorsChecker(
+  dependsOn: ReadonlyMap<string, readonly string[]>,
+): (target: string, tasks: readonly string[]) => Set<string> {
+  return (target, tasks) => {
+    const reached = new Set<string>()
+    for (const task of tasks) {
+      const seen = new Set<string>()
+      const stack = [...(dependsOn.get(task) ?? [])]
+      while (stack.length > 0) {
+        const next = stack.pop()!
+        if (next === target) {
+          reached.add(task)
+          break
+        }
+        if (seen.has(next)) continue
+        seen.add(next)
+        stack.push(...(dependsOn.get(next) ?? []))
+      }
+    }
+    return reached
+  }
+}

@@ -26,7 +26,7 @@ import {
   type ExpressionReferences,
   type ExpressionRoot,
 } from './expressions.ts'
-import { buildTaskGraph, formatCycle, upstreamChecker } from './graph.ts'
+import { ancestorsChecker, buildTaskGraph, formatCycle, upstreamChecker } from './graph.ts'
 import { compileInputValidator } from './input-schema.ts'
 import type { JsonValue, RetryPolicySpec, TaskDefinition, WorkflowDefinition } from './model.ts'
 import { DEFAULT_RETRY_POLICY, checkRetryPolicy } from './retry-policy.ts'
@@ -245,9 +245,11 @@ function analyzeWorkflow(
     )
   }
 
-  // References to tasks that are not direct dependencies must still be upstream.
-  if (graph.cycle === undefined) {
-    const reaches = upstreamChecker(graph)
+  // References to tasks that are not direct dependencies must still be upstream. With a cycle (already
+  // reported) there is no order to use, so each referring task's ancestors are walked instead: the cycle
+  // does not hide the other problems of the definition.
+  {
+    const reaches = graph.cycle === undefined ? upstreamChecker(graph) : ancestorsChecker(dependsOn)
     for (const [target, references] of pending) {
       const reached = reaches(
         target,

@@ -47,7 +47,7 @@ describe('harmonia validate', () => {
     assert.equal(result.stdout, '')
     const [head, ...problems] = result.stderr.trimEnd().split('\n')
     assert.equal(head, `error: workflow 'many' (many.json) is invalid (${problems.length} problems):`)
-    assert.equal(problems.length, 4, result.stderr)
+    assert.equal(problems.length, 5, result.stderr)
     const expect = (pattern: RegExp): void =>
       assert.ok(
         problems.some((line) => pattern.test(line)),
@@ -57,6 +57,8 @@ describe('harmonia validate', () => {
     expect(/^ {2}- task 'parse', depends_on\[0\]: unknown task 'fech'.*fetch/)
     expect(/^ {2}- task 'store'.*teleport/)
     expect(/^ {2}- task 'loop[12]', depends_on: .*cycle: loop\d -> loop\d -> loop\d/)
+    // The cycle does not hide the reference to a task that is not upstream.
+    expect(/^ {2}- task 'store', input\.y: refers to task 'parse', which is not upstream of 'store'/)
   })
 
   it('reports an expression that reads a task that does not run before it', async () => {

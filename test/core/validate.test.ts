@@ -211,6 +211,27 @@ describe('validateWorkflow', () => {
     )
   })
 
+  test('a cycle does not hide a reference to a task that is not upstream elsewhere', () => {
+    const issues = issuesOf(
+      wf({
+        a: task({ depends_on: ['b'] }),
+        b: task({ depends_on: ['a'] }),
+        f: task(),
+        g: task(),
+        e: task({ depends_on: ['g'], input: { x: '${tasks.f.output}' } }),
+        h: task({ depends_on: ['g', 'e'], input: { y: '${tasks.g.output}', z: '${tasks.e.output}' } }),
+      }),
+    )
+    assert.deepEqual(
+      issues.map((i) => [i.task, i.field]),
+      [
+        ['a', 'depends_on'],
+        ['e', 'input.x'],
+      ],
+    )
+    assert.match(issues[1]!.message, /refers to task 'f', which is not upstream of 'e'/)
+  })
+
   test('duplicate names in a list of tasks', () => {
     assert.deepEqual(
       issuesOf({
