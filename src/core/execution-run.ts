@@ -107,6 +107,8 @@ export class ExecutionRun {
   readonly #scope: ExpressionScope
   readonly #log: Logger
   #finishedTasks = 0
+  /** Task rows that completed or were skipped: the progress reported as `completed_tasks`. */
+  #succeededTasks = 0
   #failure: ExecutionError | undefined
   #ended = false
   /** Finalizing or abandoned: no more work starts. */
@@ -235,9 +237,11 @@ export class ExecutionRun {
     }
     this.#armDeadline(now)
     this.#finishedTasks = 0
+    this.#succeededTasks = 0
     for (const [name, unit] of this.#rows) {
       this.#scope.tasks[name] = this.#scopeEntry(unit.state)
       if (this.#isDone(unit.state.status)) this.#finishedTasks++
+      if (unit.state.status === 'completed' || unit.state.status === 'skipped') this.#succeededTasks++
     }
     for (const [name, unit] of this.#rows) {
       let remaining = 0
@@ -811,6 +815,7 @@ export class ExecutionRun {
   #taskFinished(unit: Unit, type: EventType, data: ExecutionEvent['data']): void {
     this.#scope.tasks[unit.task.name] = this.#scopeEntry(unit.state)
     this.#finishedTasks++
+    if (unit.state.status === 'completed' || unit.state.status === 'skipped') this.#succeededTasks++
     this.#syncProgress()
     this.#emit(type, { ...data, task_index: this.#finishedTasks, total_tasks: this.record.total_tasks })
     if (this.#failure !== undefined) return
@@ -836,7 +841,7 @@ export class ExecutionRun {
   }
 
   #syncProgress(): void {
-    this.record.completed_tasks = this.#finishedTasks
+    this.record.completed_tasks = this.#succeededTasks
   }
 
   #maybeFinish(): void {
