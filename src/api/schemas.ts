@@ -320,7 +320,7 @@ export function errorResponses(...statuses: number[]): Record<number, { $ref: st
     401: 'authentication_failed: no API key, or an unknown one',
     403: "permission_denied: the key's scope does not allow this route",
     404: 'not found',
-    409: 'conflict or invalid_state',
+    409: 'conflict: the resource exists, or the action does not apply in its status (details.reason invalid_state)',
     413: 'payload_too_large',
     422: 'validation_error: details.errors lists every problem',
     429: 'rate_limit_exceeded',

@@ -47,7 +47,7 @@ export interface SignalsApi {
   /**
    * Sends a signal (`name`: letters, digits, `_`, `.`, `:`, `-`); `payload` (default null) is the output of
    * the task waiting for it. A name already signalled is a 409 `conflict`; a finished execution, 409
-   * `invalid_state`.
+   * `conflict` with `details.reason` `invalid_state`.
    */
   send(
     executionId: string,

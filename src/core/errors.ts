@@ -15,7 +15,6 @@ export const ErrorCode = {
   checkpoint_not_found: 'checkpoint_not_found',
   not_found: 'not_found',
   conflict: 'conflict',
-  invalid_state: 'invalid_state',
   authentication_failed: 'authentication_failed',
   permission_denied: 'permission_denied',
   rate_limit_exceeded: 'rate_limit_exceeded',
@@ -45,7 +44,6 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   checkpoint_not_found: 404,
   not_found: 404,
   conflict: 409,
-  invalid_state: 409,
   lease_lost: 409,
   payload_too_large: 413,
   validation_error: 422,
@@ -128,9 +126,15 @@ export class NotFoundError extends HarmoniaError {
   }
 }
 
+/**
+ * A 409 `conflict`, the reference's one code for it. `reason` says which kind when a client may branch on
+ * it: `invalid_state` when the action does not apply in the resource's current status.
+ */
 export class ConflictError extends HarmoniaError {
-  constructor(message: string, details?: JsonValue, code: string = ErrorCode.conflict) {
-    super(code, message, { details })
+  constructor(message: string, details?: { [key: string]: JsonValue }, reason?: 'invalid_state') {
+    super(ErrorCode.conflict, message, {
+      details: reason === undefined ? details : { ...details, reason },
+    })
   }
 }
 

@@ -298,10 +298,15 @@ describe('execution routes', () => {
 
     const again = await call(server.app, 'POST', `/api/v1/executions/${id}/stop`)
     assert.equal(again.status, 409)
-    assert.equal(errorOf(again).code, 'invalid_state')
+    assert.equal(errorOf(again).code, 'conflict')
+    assert.deepEqual(errorOf(again).details, {
+      execution_id: id,
+      status: 'cancelled',
+      reason: 'invalid_state',
+    })
     assert.match(errorOf(again).message, /already cancelled/)
     const pauseDone = await call(server.app, 'POST', `/api/v1/executions/${id}/pause`)
-    assert.equal(errorOf(pauseDone).code, 'invalid_state')
+    assert.equal(errorOf(pauseDone).code, 'conflict')
     gate.release()
   })
 
@@ -360,7 +365,8 @@ describe('execution routes', () => {
       `/api/v1/executions/${completed.body.execution_id}/rerun`,
     )
     assert.equal(notRerunnable.status, 409)
-    assert.equal(errorOf(notRerunnable).code, 'invalid_state')
+    assert.equal(errorOf(notRerunnable).code, 'conflict')
+    assert.equal((errorOf(notRerunnable).details as { reason?: string }).reason, 'invalid_state')
   })
 
   it('pages the persisted events with after and limit', async () => {

@@ -230,7 +230,7 @@ describe('executions', () => {
     const ended = await client.waitForExecution(execution.execution_id)
     assert.equal(ended.status, 'cancelled')
     const late = await rejection(client.executions.pause(execution.execution_id))
-    assert.equal(late.code, 'invalid_state')
+    assert.equal(late.code, 'conflict')
     assert.equal(late.status, 409)
 
     // A rerun runs the unfinished tasks again; this time the gate opens.

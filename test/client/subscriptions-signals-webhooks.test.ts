@@ -226,7 +226,8 @@ describe('signals', () => {
 
     const finished = await rejection(client.signals.send(execution.execution_id, 'approve', payload))
     assert.equal(finished.status, 409)
-    assert.equal(finished.code, 'invalid_state')
+    assert.equal(finished.code, 'conflict')
+    assert.equal((finished.details as { reason?: string }).reason, 'invalid_state')
   })
 
   it('sends null without a payload, takes a name once, and refuses an unknown execution', async () => {

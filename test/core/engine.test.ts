@@ -306,7 +306,10 @@ describe('engine', () => {
     assert.equal(detail.execution.status, 'cancelled')
     assert.equal(detail.tasks.find((t) => t.task === 'wait')?.status, 'cancelled')
     assert.equal(h.test.calls('next').length, 0)
-    await assert.rejects(h.engine.cancel(exec.execution_id), { code: 'invalid_state' })
+    await assert.rejects(h.engine.cancel(exec.execution_id), {
+      code: 'conflict',
+      details: { execution_id: exec.execution_id, status: 'cancelled', reason: 'invalid_state' },
+    })
   })
 
   test('pause lets running tasks finish and starts none; resume continues', async () => {
@@ -356,7 +359,7 @@ describe('engine', () => {
     assert.equal(h.test.calls('a').length, 1, 'a is not run again')
     assert.equal(h.test.calls('b').length, 2)
     assert.equal(h.test.calls('c').length, 1)
-    await assert.rejects(h.engine.rerun(exec.execution_id), { code: 'invalid_state' })
+    await assert.rejects(h.engine.rerun(exec.execution_id), { code: 'conflict' })
   })
 
   test('checkpoint and restore: a new execution that does not re-run what the checkpoint completed', async () => {

@@ -206,7 +206,7 @@ export async function executionRoutes(app: FastifyInstance, context: ApiContext)
     },
   )
 
-  /** Control actions apply to unfinished executions only: 409 invalid_state otherwise. */
+  /** Control actions apply to unfinished executions only: 409 conflict (reason invalid_state) otherwise. */
   const assertUnfinished = async (executionId: string, action: string): Promise<void> => {
     const { execution } = await engine.getExecution(executionId)
     if (FINISHED_EXECUTION_STATUSES.has(execution.status)) {
