@@ -54,6 +54,17 @@ export interface ExecutionQuery extends ListQuery {
   created_before?: string
 }
 
+/**
+ * Which finished executions `deleteExecutions` removes: all of `execution_ids` (when given) that finished
+ * before `finished_before` (when given), oldest first, at most `limit`.
+ */
+export interface ExecutionDeletion {
+  execution_ids?: string[]
+  /** ISO timestamp, exclusive: executions whose `completed_at` is earlier. */
+  finished_before?: string
+  limit: number
+}
+
 /** An execution as listed: everything but the (possibly large) definition. */
 export type ExecutionSummary = Omit<ExecutionRecord, 'definition'>
 
@@ -117,6 +128,12 @@ export interface Store {
   findExecutionByIdempotencyKey(key: string): Promise<ExecutionRecord | undefined>
   /** Sort by `created_at` (default), `updated_at`, `started_at`, `completed_at` or `status`. */
   listExecutions(query: ExecutionQuery): Promise<Page<ExecutionSummary>>
+  /**
+   * Removes finished executions (completed, failed, cancelled) with their task states, events and
+   * checkpoints, in one transaction; one a node holds a live lease on (a rerun starting) is left alone.
+   * Returns the ids removed. History retention and `DELETE /executions/{id}` use it.
+   */
+  deleteExecutions(query: ExecutionDeletion): Promise<string[]>
   /** Every state of the execution: task rows and for_each item rows, ordered by task, then item_index. */
   getTaskStates(executionId: string): Promise<TaskState[]>
   /** Events of one execution with `seq` > afterSeq, in order. */

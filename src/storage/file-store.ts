@@ -75,6 +75,7 @@ type Op =
   | ['w', WorkflowRecord]
   | ['wd', string]
   | ['c', SerialPlan]
+  | ['xd', string[]]
   | ['cp', CheckpointRecord]
   | ['l', Array<[string, Lease | null]>]
   | ['d', DocumentWrite]
@@ -319,6 +320,9 @@ export class FileStore extends InMemoryStateStore {
       case 'c':
         st.applyCommit(fromSerial(op[1]))
         break
+      case 'xd':
+        st.applyExecutionDeletion(op[1])
+        break
       case 'cp':
         st.applyCheckpoint(op[1])
         break
@@ -358,12 +362,16 @@ export class FileStore extends InMemoryStateStore {
     this.#maybeCompact()
   }
 
+  protected writeExecutionDeletion(executionIds: string[]): void {
+    this.#do(['xd', executionIds])
+  }
+
   protected writeCheckpoint(checkpoint: CheckpointRecord): void {
     this.#do(['cp', checkpoint])
   }
 
   protected writeLeases(changes: LeaseChange[]): void {
-    this.#do(['l', changes.map(([id, lease]) => [id, lease ?? null])])
+    this.#do(['l', changes.map(([id, lease]): [string, Lease | null] => [id, lease ?? null])])
   }
 
   protected writeDocument(write: DocumentWrite): void {

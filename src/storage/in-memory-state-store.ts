@@ -16,6 +16,7 @@ import type {
 import type {
   DocumentQuery,
   DocumentWrite,
+  ExecutionDeletion,
   ExecutionQuery,
   ExecutionSummary,
   Page,
@@ -33,7 +34,7 @@ import {
   checkMark,
   checkWorkflow,
 } from './input-checks.ts'
-import { checkCount, checkNodeId } from './list-query.ts'
+import { checkCount, checkNodeId, resolveDeletion } from './list-query.ts'
 import { LocalNotifier } from './local-notifier.ts'
 
 /** Marks are swept of expired entries every this many `markOnce` calls. */
@@ -74,6 +75,8 @@ export abstract class InMemoryStateStore implements Store {
   /** Removes a stored workflow with all its revisions. */
   protected abstract writeWorkflowDeletion(workflowId: string): void
   protected abstract writeCommit(plan: CommitPlan): void
+  /** Removes executions with their task states, events and checkpoints. */
+  protected abstract writeExecutionDeletion(executionIds: string[]): void
   protected abstract writeCheckpoint(checkpoint: CheckpointRecord): void
   /** Never called with no changes. */
   protected abstract writeLeases(changes: LeaseChange[]): void
@@ -118,6 +121,13 @@ export abstract class InMemoryStateStore implements Store {
     const last = plan.events.at(-1)
     if (last !== undefined && this.notifier.hasListeners('events'))
       this.notifier.notify('events', String(last.id))
+  }
+
+  async deleteExecutions(query: ExecutionDeletion): Promise<string[]> {
+    const deletion = resolveDeletion('deleteExecutions', query ?? {})
+    const ids = this.state.planExecutionDeletion(deletion, Date.now())
+    if (ids.length > 0) this.writeExecutionDeletion(ids)
+    return ids
   }
 
   async getExecution(executionId: string): Promise<ExecutionRecord | undefined> {

@@ -38,6 +38,7 @@ import {
   timestampBound,
   WORKFLOW_SORT_FIELDS,
   type ExecutionSortField,
+  type ResolvedDeletion,
 } from './list-query.ts'
 import { DEFAULT_LEASE_MS, executionFixed, executionState, joinExecution } from './execution-parts.ts'
 import { checkBatch } from './input-checks.ts'
@@ -350,6 +351,46 @@ export class InMemoryState {
       if (out.length >= limit) break
     }
     return out
+  }
+
+  /** The finished, unleased executions a deletion removes, oldest finish first (see Store.deleteExecutions). */
+  planExecutionDeletion(deletion: ResolvedDeletion, nowMs: number): string[] {
+    const candidates: ExecutionRecord[] = []
+    const consider = (stored: StoredExecution | undefined): void => {
+      if (stored === undefined || !FINISHED_EXECUTION_STATUSES.has(stored.record.status)) return
+      if (stored.lease !== undefined && stored.lease.expiresAtMs > nowMs) return
+      const completed = stored.record.completed_at
+      if (
+        deletion.before !== undefined &&
+        (completed === undefined || sortableTime(completed) >= deletion.before)
+      )
+        return
+      candidates.push(stored.record)
+    }
+    if (deletion.ids !== undefined) for (const id of deletion.ids) consider(this.executions.get(id))
+    else for (const stored of this.executions.values()) consider(stored)
+    candidates.sort(executionOrder('completed_at', false))
+    return candidates.slice(0, deletion.limit).map((record) => record.execution_id)
+  }
+
+  applyExecutionDeletion(executionIds: readonly string[]): void {
+    const gone = new Set<string>()
+    for (const id of executionIds) {
+      const stored = this.executions.get(id)
+      if (stored === undefined) continue
+      gone.add(id)
+      this.executions.delete(id)
+      const key = stored.record.idempotency_key
+      if (key !== undefined && this.idempotencyKeys.get(key) === id) this.idempotencyKeys.delete(key)
+      this.tasks.delete(id)
+      this.events.delete(id)
+    }
+    if (gone.size === 0) return
+    let kept = 0
+    for (const event of this.allEvents) if (!gone.has(event.execution_id)) this.allEvents[kept++] = event
+    this.allEvents.length = kept
+    for (const [checkpointId, checkpoint] of this.checkpoints)
+      if (gone.has(checkpoint.execution_id)) this.checkpoints.delete(checkpointId)
   }
 
   // ----- checkpoints -------------------------------------------------------------------------------------

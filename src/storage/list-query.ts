@@ -124,3 +124,37 @@ export function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
+
+/** Most executions one `deleteExecutions` call removes (a retention sweep pages through the rest). */
+export const MAX_DELETION_LIMIT = 10_000
+
+export interface ResolvedDeletion {
+  /** Undefined: any execution. */
+  ids: string[] | undefined
+  /** Canonical ISO, or undefined: any finish time. */
+  before: string | undefined
+  limit: number
+}
+
+/** A `deleteExecutions` query, checked: ids are strings, the bound a timestamp, the limit 1..10 000. */
+export function resolveDeletion(
+  operation: string,
+  query: { execution_ids?: unknown; finished_before?: unknown; limit?: unknown },
+): ResolvedDeletion {
+  const { execution_ids: ids, finished_before: before, limit } = query
+  if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
+    throw new InvalidRequestError(
+      `${operation}: execution_ids must be an array of strings, got ${describe(ids)}`,
+    )
+  }
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_DELETION_LIMIT) {
+    throw new InvalidRequestError(
+      `${operation}: limit must be an integer from 1 to ${MAX_DELETION_LIMIT}, got ${describe(limit)}`,
+    )
+  }
+  return {
+    ids: ids === undefined ? undefined : [...new Set(ids as string[])],
+    before: before === undefined ? undefined : timestampBound(operation, 'finished_before', before),
+    limit,
+  }
+}

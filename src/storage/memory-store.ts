@@ -47,6 +47,10 @@ export class MemoryStore extends InMemoryStateStore {
     this.state.applyCommit(plan)
   }
 
+  protected writeExecutionDeletion(executionIds: string[]): void {
+    this.state.applyExecutionDeletion(executionIds)
+  }
+
   protected writeCheckpoint(checkpoint: CheckpointRecord): void {
     this.state.applyCheckpoint(checkpoint)
   }

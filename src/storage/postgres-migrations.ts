@@ -112,6 +112,11 @@ CREATE TABLE once_marks (
 CREATE INDEX once_marks_expires_at ON once_marks (expires_at) WHERE expires_at IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: 'index of finish times, for history retention',
+    sql: `CREATE INDEX executions_completed_at ON executions (completed_at) WHERE completed_at IS NOT NULL;`,
+  },
 ]
 
 /** Quotes an SQL identifier (schema, channel): `a"b` → `"a""b"`. */

@@ -27,6 +27,7 @@ import type {
 } from '../core/model.ts'
 import type {
   DocumentQuery,
+  ExecutionDeletion,
   ExecutionQuery,
   ExecutionSummary,
   Page,
@@ -36,6 +37,7 @@ import type {
   WriteBatch,
 } from '../core/store.ts'
 import { checkBatch } from './input-checks.ts'
+import { resolveDeletion } from './list-query.ts'
 import { writeBatch, writeFencedBatchAtOnce } from './postgres-commit.ts'
 import { createSecretMask, maskConnectionString, toStoreError } from './postgres-errors.ts'
 import { PostgresListener } from './postgres-listener.ts'
@@ -72,6 +74,7 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_LEASE_MS = 30_000
 const UNFINISHED = ['pending', 'running', 'paused']
+const FINISHED = ['completed', 'failed', 'cancelled']
 /** PostgreSQL rejects NOTIFY payloads of 8000 bytes or more. */
 const MAX_NOTIFY_BYTES = 7999
 /** Every this many `markOnce` calls, expired marks of that scope are deleted (a bounded batch). */
@@ -275,6 +278,36 @@ export class PostgresStore implements Store {
   }
 
   // ----- executions, task states, events -----------------------------------------------------------------
+
+  async deleteExecutions(query: ExecutionDeletion): Promise<string[]> {
+    const deletion = resolveDeletion('deleteExecutions', query ?? {})
+    const t = this.#t
+    // One statement: the picked rows are locked (SKIP LOCKED: a commit or another node's sweep holding one
+    // keeps it), then their rows in every table go together.
+    const result = await this.#query<{ execution_id: string }>(
+      'deleteExecutions',
+      `WITH picked AS (
+         SELECT execution_id FROM ${t.executions}
+         WHERE status = ANY($1::text[])
+           AND (owner_node IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= now())
+           AND ($2::timestamptz IS NULL OR completed_at < $2::timestamptz)
+           AND ($3::text[] IS NULL OR execution_id = ANY($3::text[]))
+         ORDER BY completed_at NULLS LAST, execution_id
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED
+       ),
+       tasks AS (DELETE FROM ${t.tasks} WHERE execution_id IN (SELECT execution_id FROM picked)),
+       events AS (DELETE FROM ${t.events} WHERE execution_id IN (SELECT execution_id FROM picked)),
+       checkpoints AS (DELETE FROM ${t.checkpoints} WHERE execution_id IN (SELECT execution_id FROM picked)),
+       deleted AS (
+         DELETE FROM ${t.executions} WHERE execution_id IN (SELECT execution_id FROM picked)
+         RETURNING execution_id, completed_at
+       )
+       SELECT execution_id FROM deleted ORDER BY completed_at NULLS LAST, execution_id`,
+      [[...FINISHED], deletion.before ?? null, deletion.ids ?? null, deletion.limit],
+    )
+    return result.rows.map((row) => row.execution_id)
+  }
 
   /** Executions this store committed lately, newest last (see `commit`). */
   readonly #written = new Set<string>()

@@ -87,4 +87,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'index of finish times, for history retention',
+    sql: `CREATE INDEX executions_completed ON executions (completed_at) WHERE completed_at IS NOT NULL;`,
+  },
 ]

@@ -20,6 +20,7 @@ import type {
 } from '../core/model.ts'
 import type {
   DocumentQuery,
+  ExecutionDeletion,
   ExecutionQuery,
   ExecutionSummary,
   Page,
@@ -44,6 +45,7 @@ import {
   DOCUMENT_SORT_FIELDS,
   EXECUTION_SORT_FIELDS,
   resolvePage,
+  resolveDeletion,
   resolveSort,
   sortableTime,
   timestampBound,
@@ -333,6 +335,36 @@ class SqliteStore implements Store {
   }
 
   // ----- executions -----
+
+  async deleteExecutions(query: ExecutionDeletion): Promise<string[]> {
+    const deletion = resolveDeletion('deleteExecutions', query ?? {})
+    return this.#wrap('delete executions', () =>
+      this.#transaction(() => {
+        const rows = this.#stmt(
+          `SELECT execution_id FROM executions
+           WHERE status IN ('completed', 'failed', 'cancelled')
+             AND (owner_node IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?)
+             AND (? IS NULL OR completed_at < ?)
+             AND (? IS NULL OR execution_id IN (SELECT value FROM json_each(?)))
+           ORDER BY completed_at IS NULL, completed_at, execution_id LIMIT ?`,
+        ).all(
+          Date.now(),
+          deletion.before ?? null,
+          deletion.before ?? null,
+          deletion.ids === undefined ? null : 1,
+          deletion.ids === undefined ? null : JSON.stringify(deletion.ids),
+          deletion.limit,
+        ) as Row[]
+        const ids = rows.map((row) => String(row['execution_id']))
+        if (ids.length === 0) return ids
+        const list = JSON.stringify(ids)
+        for (const table of ['task_states', 'events', 'checkpoints', 'execution_data', 'executions']) {
+          this.#stmt(`DELETE FROM ${table} WHERE execution_id IN (SELECT value FROM json_each(?))`).run(list)
+        }
+        return ids
+      }),
+    )
+  }
 
   async commit(batch: WriteBatch): Promise<void> {
     checkBatch(batch)

@@ -9,6 +9,7 @@
  * the suite checks that close and reopen keep everything.
  */
 import { describe, type TestContext } from 'node:test'
+import { deletionContract } from './contract/deletion.ts'
 import { documentContract } from './contract/documents.ts'
 import { eventContract } from './contract/events.ts'
 import { executionContract } from './contract/executions.ts'
@@ -34,6 +35,7 @@ export function runStoreContract(name: string, makeStore: MakeStore): void {
     describe('events and checkpoints', () => eventContract(context))
     describe('leases and fences', () => leaseContract(context))
     describe('documents, marks and notifications', () => documentContract(context))
+    describe('deleting finished executions', () => deletionContract(context))
     describe('persistence', () => persistenceContract(context))
   })
 }
