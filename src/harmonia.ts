@@ -7,6 +7,7 @@ import { hostname } from 'node:os'
 import path from 'node:path'
 import { systemClock } from './core/clock.ts'
 import { createCluster, type Cluster } from './core/cluster.ts'
+import { createRetention, type Retention } from './core/retention.ts'
 import { ConflictError } from './core/errors.ts'
 import type { HarmoniaConfig } from './core/config.ts'
 import { createEngine } from './core/engine.ts'
@@ -51,6 +52,8 @@ export interface Harmonia {
   readonly triggers: EventTriggerService
   /** This node's view of the cluster (live nodes; events other nodes persist reach the bus). */
   readonly cluster: Cluster
+  /** Deletes finished executions `engine.retentionDays` after they finished (off when 0). */
+  readonly retention: Retention
   /**
    * Takes the right to run the executions of an embedded SQLite store for this process (start does it;
    * `harmonia resume` does it without starting); throws ConflictError while another live process holds it.
@@ -124,6 +127,13 @@ export async function createHarmonia(
     logger: logger.child({ module: 'cluster' }),
     heartbeatMs: config.engine.heartbeatMs || third,
   })
+  const retention = createRetention({
+    engine,
+    clock: systemClock,
+    logger: logger.child({ module: 'retention' }),
+    retentionDays: config.engine.retentionDays,
+    sweepIntervalMs: config.engine.retentionSweepMs,
+  })
   const workflows = createWorkflowService({ store, components })
   const remote = createRemoteComponents({ store, registry: components, config, engine, logger })
   const webhooksAndNotifications = createWebhooksAndNotifications({ store, engine, components, logger })
@@ -164,6 +174,7 @@ export async function createHarmonia(
     schedules: schedulesAndTriggers.schedules,
     triggers: schedulesAndTriggers.triggers,
     cluster,
+    retention,
     holdDataDir,
     async start() {
       if (started) return
@@ -175,8 +186,10 @@ export async function createHarmonia(
       await engine.start()
       await templates.loadStarterLibrary()
       await schedulesAndTriggers.start()
+      retention.start()
     },
     async close() {
+      await retention.stop()
       await schedulesAndTriggers.stop()
       await webhooksAndNotifications.stop()
       await engine.stop({ graceMs: config.server.shutdownGraceMs })

@@ -555,6 +555,30 @@ export const SuccessAnswer = {
   properties: { success: { type: 'boolean' }, message: str },
 } as const
 
+export const DeleteExecutionAnswer = {
+  type: 'object',
+  required: ['success', 'message', 'execution_id'],
+  properties: { success: { type: 'boolean' }, message: str, execution_id: str },
+} as const
+
+export const PruneBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    finished_before: { type: 'string', minLength: 1, description: 'ISO 8601 timestamp (exclusive)' },
+    older_than_days: { type: 'number', minimum: 0, description: 'Finished more than this many days ago' },
+  },
+} as const
+
+export const PruneAnswer = {
+  type: 'object',
+  required: ['deleted', 'finished_before'],
+  properties: {
+    deleted: { type: 'integer', description: 'Executions deleted' },
+    finished_before: { type: 'string', description: 'The bound applied, ISO 8601' },
+  },
+} as const
+
 export const ControlAnswer = {
   type: 'object',
   required: ['success', 'message', 'execution_id', 'status'],

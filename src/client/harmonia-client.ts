@@ -164,6 +164,13 @@ export interface ExecutionsApi {
   resume(executionId: string, options?: CallOptions): Promise<ControlAnswer>
   /** Runs a failed or cancelled execution again from its unfinished tasks. */
   rerun(executionId: string, options?: CallOptions): Promise<Execution>
+  /** Deletes a finished execution with its history (admin scope); 409 `conflict` while it runs. */
+  delete(executionId: string, options?: CallOptions): Promise<SuccessAnswer & { execution_id: string }>
+  /** Deletes every execution that finished before `finished_before`, or more than `older_than_days` ago. */
+  prune(
+    request: { finished_before: string } | { older_than_days: number },
+    options?: CallOptions,
+  ): Promise<{ deleted: number; finished_before: string }>
   checkpoint(
     executionId: string,
     request?: { name?: string; description?: string },
@@ -312,6 +319,8 @@ export class HarmoniaClient {
         api('POST', executionPath(executionId, '/resume'), { body: {}, options }),
       rerun: async (executionId, options) =>
         api('POST', executionPath(executionId, '/rerun'), { body: {}, options }),
+      delete: async (executionId, options) => api('DELETE', executionPath(executionId), { options }),
+      prune: async (request, options) => api('POST', '/executions/prune', { body: request, options }),
       checkpoint: async (executionId, request = {}, options) =>
         api('POST', executionPath(executionId, '/checkpoint'), { body: request, options }),
       listCheckpoints: async (executionId, options) =>

@@ -58,6 +58,13 @@ export interface HarmoniaConfig {
     heartbeatMs: number
     defaultTaskTimeoutSeconds?: number
     forEachConcurrency: number
+    /**
+     * History retention: finished executions (with their task states, events and checkpoints) are deleted
+     * this many days after they finished. 0 keeps them forever.
+     */
+    retentionDays: number
+    /** How often the retention sweep runs. */
+    retentionSweepMs: number
   }
   components: {
     shell: { enabled: boolean }
@@ -104,6 +111,8 @@ export const DEFAULT_CONFIG: HarmoniaConfig = {
     claimIntervalMs: 0,
     heartbeatMs: 0,
     forEachConcurrency: 100,
+    retentionDays: 0,
+    retentionSweepMs: 3_600_000,
   },
   components: { shell: { enabled: false }, remote: [] },
   expressions: { envAllowList: [] },
@@ -180,6 +189,8 @@ const CONFIG_SCHEMA = {
         heartbeatMs: nonNegInt,
         defaultTaskTimeoutSeconds: { type: 'number', exclusiveMinimum: 0 },
         forEachConcurrency: posInt,
+        retentionDays: { type: 'number', minimum: 0 },
+        retentionSweepMs: { type: 'integer', minimum: 1000 },
       },
     },
     components: {
@@ -335,6 +346,7 @@ function configFromEnv(env: Record<string, string | undefined>): {
     leaseMs: int('HARMONIA_LEASE_MS'),
     claimIntervalMs: int('HARMONIA_CLAIM_INTERVAL_MS'),
     heartbeatMs: int('HARMONIA_HEARTBEAT_MS'),
+    retentionDays: int('HARMONIA_RETENTION_DAYS'),
   })
   if (env['HARMONIA_SHELL_ENABLED'] !== undefined && env['HARMONIA_SHELL_ENABLED'] !== '') {
     config.components = {

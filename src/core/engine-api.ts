@@ -55,6 +55,16 @@ export interface Engine {
   /** Runs a failed or cancelled execution again from its unfinished tasks, keeping completed outputs. */
   rerun(executionId: string): Promise<ExecutionRecord>
   checkpoint(executionId: string, options: { name?: string; description?: string }): Promise<CheckpointRecord>
+  /**
+   * Deletes a finished execution with its task states, events and checkpoints. A 409 `conflict` while it
+   * runs or a rerun holds it.
+   */
+  deleteExecution(executionId: string): Promise<void>
+  /**
+   * Deletes every finished execution that finished before `finishedBefore` (ISO), in batches; returns how
+   * many. Executions being rerun are kept.
+   */
+  pruneExecutions(options: { finishedBefore: string; batchSize?: number }): Promise<number>
   /** A new execution that starts from the checkpoint; tasks completed there are not run again. */
   restore(checkpointId: string, options?: { execution_options?: ExecutionOptions }): Promise<ExecutionRecord>
 

@@ -512,6 +512,40 @@ class WorkflowEngine implements Engine, RunHost {
     return { execution: record, tasks, current_tasks: [...current] }
   }
 
+  async deleteExecution(executionId: string): Promise<void> {
+    const active = this.#runs.get(executionId)
+    if (active !== undefined && active.isClosing) await active.whenEnded()
+    const record = this.#runs.get(executionId)?.record ?? (await this.#mustGet(executionId))
+    if (this.#runs.has(executionId) || !FINISHED_EXECUTION_STATUSES.has(record.status)) {
+      throw new ConflictError(
+        `cannot delete execution '${executionId}': it is ${record.status}; cancel it first`,
+        { execution_id: executionId, status: record.status },
+        'invalid_state',
+      )
+    }
+    const deleted = await this.#store.deleteExecutions({ execution_ids: [executionId], limit: 1 })
+    if (deleted.length === 0) {
+      // Gone meanwhile, or claimed by a rerun on some node.
+      const now = await this.#mustGet(executionId)
+      throw new ConflictError(
+        `cannot delete execution '${executionId}': a node holds it (a rerun is starting)`,
+        { execution_id: executionId, status: now.status },
+        'invalid_state',
+      )
+    }
+    this.logger.info('execution deleted', { execution_id: executionId })
+  }
+
+  async pruneExecutions(options: { finishedBefore: string; batchSize?: number }): Promise<number> {
+    const limit = options.batchSize ?? 1000
+    let total = 0
+    for (;;) {
+      const deleted = await this.#store.deleteExecutions({ finished_before: options.finishedBefore, limit })
+      total += deleted.length
+      if (deleted.length < limit) return total
+    }
+  }
+
   async #mustGet(executionId: string): Promise<ExecutionRecord> {
     const record = await this.#store.getExecution(executionId)
     if (record === undefined) {

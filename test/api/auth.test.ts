@@ -158,6 +158,26 @@ describe('API keys over HTTP', () => {
     })
     assert.equal(adminDelete.status, 200)
     await server.harmonia.engine.waitForExecution(started.body.execution_id, { timeoutMs: 10_000 })
+
+    // Deleting history is an admin's: one execution, or a prune.
+    const executionPath = `/api/v1/executions/${started.body.execution_id}`
+    const writeDeleteExecution = await call(server.app, 'DELETE', executionPath, undefined, {
+      'x-api-key': WRITE_KEY,
+    })
+    assert.equal(writeDeleteExecution.status, 403)
+    const writePrune = await call(
+      server.app,
+      'POST',
+      '/api/v1/executions/prune',
+      { older_than_days: 0 },
+      { 'x-api-key': WRITE_KEY },
+    )
+    assert.equal(writePrune.status, 403)
+    assert.deepEqual(errorOf(writePrune).details, { needed_scope: 'admin', key_scope: 'write' })
+    const adminDeleteExecution = await call(server.app, 'DELETE', executionPath, undefined, {
+      'x-api-key': ADMIN_KEY,
+    })
+    assert.equal(adminDeleteExecution.status, 200)
   })
 
   it('streams accept ?api_key=; without a key the upgrade is refused with 401', async () => {

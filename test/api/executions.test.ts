@@ -407,3 +407,106 @@ describe('execution routes', () => {
     assert.equal(badAfter.status, 400)
   })
 })
+
+describe('deleting executions', () => {
+  let server: TestServer
+  let workflowId: string
+  before(async () => {
+    server = await startTestServer({ flags: { storage: { kind: 'sqlite' } } })
+    const created = await call(server.app, 'POST', '/api/v1/workflows', twoTaskWorkflow)
+    workflowId = created.body.workflow_id
+  })
+  after(() => server.close())
+
+  const runToEnd = async (): Promise<string> => {
+    const started = await call(server.app, 'POST', '/api/v1/executions?wait=true', {
+      workflow_id: workflowId,
+      input: { value: 'x' },
+    })
+    assert.equal(started.body.status, 'completed')
+    return started.body.execution_id as string
+  }
+
+  it('DELETE /executions/{id} removes a finished execution with its events and checkpoints', async () => {
+    const id = await runToEnd()
+    const checkpoint = await call(server.app, 'POST', `/api/v1/executions/${id}/checkpoint`, {
+      name: 'kept?',
+    })
+    assert.equal(checkpoint.status, 201)
+    const deleted = await call(server.app, 'DELETE', `/api/v1/executions/${id}`)
+    assert.equal(deleted.status, 200)
+    assert.deepEqual(deleted.body, { success: true, message: `Execution '${id}' deleted`, execution_id: id })
+    assert.equal(
+      errorOf(await call(server.app, 'GET', `/api/v1/executions/${id}`)).code,
+      'execution_not_found',
+    )
+    const events = await call(server.app, 'GET', `/api/v1/executions/${id}/events`)
+    assert.equal(events.status, 404)
+    const cp = await call(server.app, 'GET', `/api/v1/checkpoints/${checkpoint.body.checkpoint_id}`)
+    assert.equal(errorOf(cp).code, 'checkpoint_not_found')
+    const again = await call(server.app, 'DELETE', `/api/executions/${id}`)
+    assert.equal(again.status, 404)
+  })
+
+  it('refuses to delete an execution that has not finished: 409 conflict, reason invalid_state', async () => {
+    const gate = server.probe.gate('delete-me')
+    const started = await call(server.app, 'POST', '/api/v1/executions', {
+      workflow: gatedWorkflow('delete-me'),
+    })
+    await gate.entered
+    const id = started.body.execution_id as string
+    const refused = await call(server.app, 'DELETE', `/api/v1/executions/${id}`)
+    assert.equal(refused.status, 409)
+    assert.equal(errorOf(refused).code, 'conflict')
+    assert.deepEqual(errorOf(refused).details, {
+      execution_id: id,
+      status: 'running',
+      reason: 'invalid_state',
+    })
+    gate.release()
+    await server.harmonia.engine.waitForExecution(id, { timeoutMs: 10_000 })
+    assert.equal((await call(server.app, 'DELETE', `/api/v1/executions/${id}`)).status, 200)
+  })
+
+  it('POST /executions/prune deletes finished executions before a bound and keeps the rest', async () => {
+    const older = await runToEnd()
+    const bound = (await call(server.app, 'GET', `/api/v1/executions/${older}`)).body.completed_at as string
+    const boundMs = Date.parse(bound) + 1
+    // Everything after the bound finishes later than it.
+    while (Date.now() <= boundMs) await new Promise((resolve) => setImmediate(resolve))
+    const newer = await runToEnd()
+    const pruned = await call(server.app, 'POST', '/api/v1/executions/prune', {
+      finished_before: new Date(boundMs).toISOString(),
+    })
+    assert.equal(pruned.status, 200)
+    assert.ok(pruned.body.deleted >= 1, `deleted ${pruned.body.deleted}`)
+    assert.equal(pruned.body.finished_before, new Date(boundMs).toISOString())
+    assert.equal((await call(server.app, 'GET', `/api/v1/executions/${older}`)).status, 404)
+    assert.equal((await call(server.app, 'GET', `/api/v1/executions/${newer}`)).status, 200)
+
+    const everything = await call(server.app, 'POST', '/api/executions/prune', { older_than_days: 0 })
+    assert.equal(everything.status, 200)
+    assert.equal((await call(server.app, 'GET', `/api/v1/executions/${newer}`)).status, 404)
+    const listed = await call(server.app, 'GET', '/api/v1/executions?limit=100')
+    assert.deepEqual(listed.body.items, [])
+  })
+
+  it('prune names what is wrong with its body', async () => {
+    const neither = await call(server.app, 'POST', '/api/v1/executions/prune', {})
+    assert.equal(neither.status, 400)
+    assert.match(errorOf(neither).message, /exactly one of finished_before .* or older_than_days/)
+    const both = await call(server.app, 'POST', '/api/v1/executions/prune', {
+      finished_before: '2024-01-01T00:00:00Z',
+      older_than_days: 3,
+    })
+    assert.equal(both.status, 400)
+    const badDate = await call(server.app, 'POST', '/api/v1/executions/prune', {
+      finished_before: 'yesterday',
+    })
+    assert.equal(badDate.status, 400)
+    assert.match(errorOf(badDate).message, /finished_before must be an ISO 8601 timestamp/)
+    const negative = await call(server.app, 'POST', '/api/v1/executions/prune', { older_than_days: -1 })
+    assert.equal(negative.status, 400)
+    assert.match(errorOf(negative).message, /older_than_days/)
+  })
+})

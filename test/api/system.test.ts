@@ -104,6 +104,7 @@ describe('system routes, OpenAPI and metrics', () => {
       '/api/v1/executions/{execution_id}/pause',
       '/api/v1/executions/{execution_id}/resume',
       '/api/v1/executions/{execution_id}/rerun',
+      '/api/v1/executions/prune',
       '/api/v1/executions/{execution_id}/events',
       '/api/v1/executions/{execution_id}/checkpoint',
       '/api/v1/executions/{execution_id}/checkpoints',

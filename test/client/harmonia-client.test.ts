@@ -249,6 +249,14 @@ describe('executions', () => {
     const stopped = await client.executions.stop(restored.execution_id)
     assert.equal(stopped.status, 'cancelling')
     assert.equal((await client.waitForExecution(restored.execution_id)).status, 'cancelled')
+
+    // Deleting: one execution, then everything finished; what is gone reads 404.
+    const deleted = await client.executions.delete(restored.execution_id)
+    assert.equal(deleted.execution_id, restored.execution_id)
+    assert.equal((await rejection(client.executions.get(restored.execution_id))).status, 404)
+    const pruned = await client.executions.prune({ older_than_days: 0 })
+    assert.ok(pruned.deleted >= 1, `pruned ${pruned.deleted}`)
+    assert.equal((await rejection(client.executions.get(execution.execution_id))).code, 'execution_not_found')
   })
 })
 

@@ -18,6 +18,7 @@ import { routeSchema, type ApiContext } from '../context.ts'
 import {
   CancelBody,
   ControlAnswer,
+  DeleteExecutionAnswer,
   EXECUTION_STATUSES,
   EmptyBody,
   EventsPage,
@@ -25,6 +26,8 @@ import {
   ExecutionIdParams,
   ExecutionList,
   ExecutionListQuery,
+  PruneAnswer,
+  PruneBody,
   StartExecutionBody,
   WaitQuery,
   errorResponses,
@@ -277,6 +280,68 @@ export async function executionRoutes(app: FastifyInstance, context: ApiContext)
       },
     )
   }
+
+  app.delete(
+    '/executions/:execution_id',
+    {
+      schema: routeSchema(
+        context,
+        tag,
+        'Delete a finished execution with its task states, events and checkpoints (admin scope)',
+        {
+          params: ExecutionIdParams,
+          response: { 200: DeleteExecutionAnswer, ...errorResponses(401, 403, 404, 409) },
+        },
+      ),
+    },
+    async (request) => {
+      const { execution_id: executionId } = request.params as { execution_id: string }
+      await engine.deleteExecution(executionId)
+      return { success: true, message: `Execution '${executionId}' deleted`, execution_id: executionId }
+    },
+  )
+
+  app.post(
+    '/executions/prune',
+    {
+      config: { access: 'admin' },
+      schema: routeSchema(
+        context,
+        tag,
+        'Delete every finished execution that finished before a time, or more than some days ago (admin scope)',
+        {
+          body: PruneBody,
+          response: { 200: PruneAnswer, ...errorResponses(400, 401, 403) },
+        },
+      ),
+    },
+    async (request) => {
+      const body = (request.body ?? {}) as { finished_before?: string; older_than_days?: number }
+      if ((body.finished_before === undefined) === (body.older_than_days === undefined)) {
+        throw new InvalidRequestError(
+          'give exactly one of finished_before (ISO timestamp) or older_than_days',
+          {
+            fields: ['finished_before', 'older_than_days'],
+          },
+        )
+      }
+      let cutoff: string
+      if (body.finished_before !== undefined) {
+        const ms = Date.parse(body.finished_before)
+        if (Number.isNaN(ms)) {
+          throw new InvalidRequestError(
+            `finished_before must be an ISO 8601 timestamp such as 2024-05-01T00:00:00Z, got '${body.finished_before}'`,
+            { field: 'finished_before' },
+          )
+        }
+        cutoff = new Date(ms).toISOString()
+      } else {
+        cutoff = new Date(Date.now() - body.older_than_days! * 86_400_000).toISOString()
+      }
+      const deleted = await engine.pruneExecutions({ finishedBefore: cutoff })
+      return { deleted, finished_before: cutoff }
+    },
+  )
 
   app.post(
     '/executions/:execution_id/rerun',
