@@ -59,13 +59,33 @@ async function settledBox(
 
 /**
  * Drags from one handle to another until React Flow draws the edge: the view re-fits once nodes are
- * measured, and a fit that lands during the gesture moves the target away, so a missed drop is repeated.
+ * measured, and a fit that lands during the gesture moves the target away, so a missed drop is repeated;
+ * a handle out of the canvas is brought back with the Fit View control first.
  */
 async function drag(page: Page, fromLabel: string, toLabel: string, edgeId: string): Promise<void> {
   const edge = page.locator(`[data-testid="rf__edge-${edgeId}"]`)
-  for (let attempt = 1; ; attempt++) {
+  let fits = 0
+  for (let attempt = 1; ;) {
     const from = await settledBox(page, fromLabel)
     const to = await settledBox(page, toLabel)
+    // A handle outside the canvas (the task editor opening narrows it) is brought into view as a user would.
+    const reachable = await page.evaluate(
+      (points) =>
+        points.every(
+          ([x, y, label]) =>
+            document.elementFromPoint(Number(x), Number(y))?.closest(`[aria-label="${label}"]`) != null,
+        ),
+      [
+        [from.x + from.width / 2, from.y + from.height / 2, fromLabel],
+        [to.x + to.width / 2, to.y + to.height / 2, toLabel],
+      ],
+    )
+    if (!reachable) {
+      if (++fits > 3)
+        assert.fail(`handles ${fromLabel} and ${toLabel} stay out of reach after fitting the view`)
+      await page.getByRole('button', { name: 'Fit View' }).click()
+      continue
+    }
     await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
     await page.mouse.down()
     await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 12 })
@@ -74,7 +94,20 @@ async function drag(page: Page, fromLabel: string, toLabel: string, edgeId: stri
       await edge.waitFor({ state: 'attached', timeout: 5_000 })
       return
     } catch (error) {
+      // Say what the drop met, so a miss can be told from a refused connection.
+      const seen = await page.evaluate(
+        ([x, y]) => {
+          const hit = document.elementFromPoint(x!, y!)
+          const edges = [...document.querySelectorAll('[data-testid^="rf__edge-"]')].map((e) =>
+            e.getAttribute('data-testid'),
+          )
+          return `drop met <${hit?.tagName.toLowerCase()} class="${hit?.getAttribute('class') ?? ''}" aria-label="${hit?.getAttribute('aria-label') ?? ''}">; edges: ${edges.join(', ')}`
+        },
+        [to.x + to.width / 2, to.y + to.height / 2],
+      )
+      console.log(`drag ${fromLabel} -> ${toLabel}, attempt ${attempt}: ${seen}`)
       if (attempt === 3) throw error
+      attempt++
     }
   }
 }
