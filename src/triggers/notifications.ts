@@ -7,7 +7,7 @@
  * loaded on start, updated by this node's changes, and reloaded when another node announces one on the
  * `subscriptions` channel.
  */
-import { randomUUID } from 'node:crypto'
+import { timeOrderedId } from '../core/ids.ts'
 import { isoNow, systemClock, type Clock } from '../core/clock.ts'
 import type { Engine } from '../core/engine-api.ts'
 import { ConflictError, NotFoundError } from '../core/errors.ts'
@@ -103,7 +103,7 @@ export function createNotificationService(options: NotificationServiceOptions): 
       if (!wants(subscription, event)) continue
       wire ??= eventJson(event)
       const now = isoNow(clock)
-      const id = `dlv-${String(clock.now()).padStart(15, '0')}-${randomUUID()}`
+      const id = timeOrderedId('dlv', clock.now())
       const delivery: Delivery = {
         delivery_id: id,
         subscription_id: subscription.subscription_id,
@@ -195,7 +195,7 @@ export function createNotificationService(options: NotificationServiceOptions): 
       const original = (await service.getDelivery(deliveryId)) as Delivery
       await load(original.subscription_id)
       const now = isoNow(clock)
-      const id = `dlv-${String(clock.now()).padStart(15, '0')}-${randomUUID()}`
+      const id = timeOrderedId('dlv', clock.now())
       const copy: Delivery = {
         ...original,
         delivery_id: id,

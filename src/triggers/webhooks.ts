@@ -9,7 +9,6 @@
  * `headers` and `query`, compiled once per webhook version) → the execution starts. Every outcome, refusals
  * included, is recorded with the headers' secrets masked.
  */
-import { randomUUID } from 'node:crypto'
 import type { Clock } from '../core/clock.ts'
 import { systemClock, isoNow } from '../core/clock.ts'
 import type { ExpressionScope, CompiledValue } from '../core/compiled-workflow.ts'
@@ -24,7 +23,7 @@ import {
   type ValidationIssue,
 } from '../core/errors.ts'
 import { analyzeValue } from '../core/expressions.ts'
-import { newId } from '../core/ids.ts'
+import { newId, timeOrderedId } from '../core/ids.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ExecutionRecord, JsonObject, JsonValue, WorkflowDefinition } from '../core/model.ts'
 import { FINISHED_EXECUTION_STATUSES } from '../core/model.ts'
@@ -275,7 +274,7 @@ export function createWebhookService(options: WebhookServiceOptions): WebhookSer
   }
 
   const record = async (entry: JsonObject): Promise<void> => {
-    const callId = `whc-${String(clock.now()).padStart(15, '0')}-${randomUUID().slice(0, 8)}`
+    const callId = timeOrderedId('whc', clock.now())
     try {
       await store.putDocument(WEBHOOK_CALLS, callId, { call_id: callId, ...entry })
       const webhookId = String(entry['webhook_id'])
