@@ -101,5 +101,13 @@ test('monitor: a failed task shows its error; re-run from the failed task', { sk
   )
   assert.notEqual(restored.execution_id, executionId)
   await page.getByRole('group', { name: 'Task deploy' }).waitFor()
+
+  // Delete the first execution (finished: failed again), confirming the browser's question.
+  await page.goto(`${server.url}/#/executions/${encodeURIComponent(executionId)}`)
+  await page.getByLabel('Execution status').filter({ hasText: 'failed' }).waitFor()
+  page.once('dialog', (dialog) => void dialog.accept())
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.waitForURL((url) => url.hash === '#/executions')
+  await assert.rejects(apiCall(server, 'GET', `/executions/${executionId}`), /answered 404/)
   assert.deepEqual(foreign, [], 'the UI asks no host but the Harmonia server')
 })

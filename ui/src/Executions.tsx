@@ -273,6 +273,16 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
       setMessage(`Restore: ${(error as Error).message}`)
     }
   }
+  const remove = async (): Promise<void> => {
+    if (!window.confirm('Delete this execution with its events and checkpoints? This cannot be undone.'))
+      return
+    try {
+      await api('DELETE', `/executions/${encodeURIComponent(executionId)}`)
+      navigate('/executions')
+    } catch (error) {
+      setMessage(`Delete: ${(error as Error).message}`)
+    }
+  }
   const explain = async (): Promise<void> => {
     setExplanation('Explaining…')
     try {
@@ -334,6 +344,13 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
         </button>
         <button type="button" onClick={() => void restore()}>
           Restore
+        </button>
+        <button
+          type="button"
+          disabled={status !== 'completed' && status !== 'failed' && status !== 'cancelled'}
+          onClick={() => void remove()}
+        >
+          Delete
         </button>
         {status === 'failed' && (
           <button type="button" onClick={() => void explain()}>
