@@ -310,6 +310,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
 
   const id = encodeURIComponent(executionId)
   const status = execution?.status ?? ''
+  const unfinished = status === 'pending' || status === 'running' || status === 'paused'
   const task = selected === undefined ? undefined : states[selected]
   const taskEvents = events.filter((e) => e.data?.task === selected)
   return (
@@ -323,13 +324,25 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
         </h1>
         <span className={`live ${live ? 'on' : 'off'}`}>{live ? 'live' : 'reconnecting…'}</span>
         <div className="spacer" />
-        <button type="button" onClick={() => void act('Cancel', 'POST', `/executions/${id}/cancel`)}>
+        <button
+          type="button"
+          disabled={!unfinished}
+          onClick={() => void act('Cancel', 'POST', `/executions/${id}/cancel`)}
+        >
           Cancel
         </button>
-        <button type="button" onClick={() => void act('Pause', 'POST', `/executions/${id}/pause`)}>
+        <button
+          type="button"
+          disabled={status !== 'running' && status !== 'pending'}
+          onClick={() => void act('Pause', 'POST', `/executions/${id}/pause`)}
+        >
           Pause
         </button>
-        <button type="button" onClick={() => void act('Resume', 'POST', `/executions/${id}/resume`)}>
+        <button
+          type="button"
+          disabled={status !== 'paused'}
+          onClick={() => void act('Resume', 'POST', `/executions/${id}/resume`)}
+        >
           Resume
         </button>
         <button
@@ -345,11 +358,7 @@ export function ExecutionDetail({ executionId }: { executionId: string }) {
         <button type="button" onClick={() => void restore()}>
           Restore
         </button>
-        <button
-          type="button"
-          disabled={status !== 'completed' && status !== 'failed' && status !== 'cancelled'}
-          onClick={() => void remove()}
-        >
+        <button type="button" disabled={status === '' || unfinished} onClick={() => void remove()}>
           Delete
         </button>
         {status === 'failed' && (
