@@ -153,6 +153,20 @@ test('designer: three tasks by click and drag, save, run, every node completes l
 
   await drag(page, 'Connect from echo_1', 'Dependency input of echo_2', 'echo_1->echo_2')
   await drag(page, 'Connect from echo_2', 'Dependency input of delay_1', 'echo_2->delay_1')
+  // Reference completion offers the outputs of upstream tasks only.
+  const references = async (): Promise<string[]> =>
+    editor.getByRole('group', { name: 'Insert a reference' }).getByRole('button').allTextContents()
+  await page.getByRole('group', { name: 'Task delay_1' }).click()
+  await until('delay_1 to offer both upstream outputs', async () =>
+    (await references()).length === 2 ? true : undefined,
+  )
+  assert.deepEqual(await references(), ['${tasks.echo_1.output}', '${tasks.echo_2.output}'])
+  await page.getByRole('group', { name: 'Task echo_2' }).click()
+  await until('echo_2 to offer only echo_1', async () =>
+    (await references()).length === 1 ? true : undefined,
+  )
+  assert.deepEqual(await references(), ['${tasks.echo_1.output}'])
+
   await page.getByRole('button', { name: 'Auto layout' }).click()
   await page.getByRole('button', { name: 'Save', exact: true }).click()
   await page.getByRole('status').filter({ hasText: 'Saved and published' }).waitFor()

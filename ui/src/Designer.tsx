@@ -415,7 +415,7 @@ export function Designer({ workflowId }: { workflowId?: string }) {
         <TaskPanel
           key={task.name}
           task={task}
-          upstream={draft.tasks.filter((t) => t.name !== task.name).map((t) => t.name)}
+          upstream={upstreamOf(draft.tasks, task.name)}
           inputNames={Object.keys((draft.input_schema?.properties as Record<string, Json>) ?? {})}
           components={components}
           description={actionInfo?.description}
@@ -479,6 +479,20 @@ function CodeView({
       {error !== '' && <p role="alert">{error}</p>}
     </div>
   )
+}
+
+/** The tasks `name` depends on, directly or not, in definition order: the ones its expressions may read. */
+function upstreamOf(tasks: readonly TaskDef[], name: string): string[] {
+  const byName = new Map(tasks.map((t) => [t.name, t]))
+  const seen = new Set<string>()
+  const pending = [...(byName.get(name)?.depends_on ?? [])]
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    if (seen.has(next) || next === name || !byName.has(next)) continue
+    seen.add(next)
+    pending.push(...(byName.get(next)?.depends_on ?? []))
+  }
+  return tasks.filter((t) => seen.has(t.name)).map((t) => t.name)
 }
 
 function TaskPanel(props: {
