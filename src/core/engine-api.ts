@@ -61,10 +61,14 @@ export interface Engine {
    */
   deleteExecution(executionId: string): Promise<void>
   /**
-   * Deletes every finished execution that finished before `finishedBefore` (ISO), in batches; returns how
-   * many. Executions being rerun are kept.
+   * Deletes every finished execution that finished before `finishedBefore` (ISO), in batches (one
+   * transaction each); returns how many. Executions being rerun are kept. An abort stops after the batch.
    */
-  pruneExecutions(options: { finishedBefore: string; batchSize?: number }): Promise<number>
+  pruneExecutions(options: {
+    finishedBefore: string
+    batchSize?: number
+    signal?: AbortSignal
+  }): Promise<number>
   /** A new execution that starts from the checkpoint; tasks completed there are not run again. */
   restore(checkpointId: string, options?: { execution_options?: ExecutionOptions }): Promise<ExecutionRecord>
 

@@ -536,13 +536,17 @@ class WorkflowEngine implements Engine, RunHost {
     this.logger.info('execution deleted', { execution_id: executionId })
   }
 
-  async pruneExecutions(options: { finishedBefore: string; batchSize?: number }): Promise<number> {
-    const limit = options.batchSize ?? 1000
+  async pruneExecutions(options: {
+    finishedBefore: string
+    batchSize?: number
+    signal?: AbortSignal
+  }): Promise<number> {
+    const limit = options.batchSize ?? 500
     let total = 0
     for (;;) {
       const deleted = await this.#store.deleteExecutions({ finished_before: options.finishedBefore, limit })
       total += deleted.length
-      if (deleted.length < limit) return total
+      if (deleted.length < limit || options.signal?.aborted === true) return total
     }
   }
 

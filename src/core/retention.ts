@@ -32,12 +32,14 @@ export function createRetention(options: RetentionOptions): Retention {
   let timer: { cancel(): void } | undefined
   let running: Promise<number> | undefined
   let stopped = true
+  // Aborted by stop: a sweep through a large backlog ends after its current batch.
+  let abort = new AbortController()
 
   const sweep = (): Promise<number> => {
     if (running !== undefined) return running
     const cutoff = new Date(options.clock.now() - options.retentionDays * DAY_MS).toISOString()
     running = options.engine
-      .pruneExecutions({ finishedBefore: cutoff })
+      .pruneExecutions({ finishedBefore: cutoff, signal: abort.signal })
       .then((deleted) => {
         if (deleted > 0) options.logger.info('retention: deleted finished executions', { deleted, cutoff })
         return deleted
@@ -61,6 +63,7 @@ export function createRetention(options: RetentionOptions): Retention {
     start() {
       if (options.retentionDays <= 0 || !stopped) return
       stopped = false
+      abort = new AbortController()
       void sweep()
         .catch((error: unknown) => options.logger.warn('retention sweep failed', { error: String(error) }))
         .finally(schedule)
@@ -68,6 +71,7 @@ export function createRetention(options: RetentionOptions): Retention {
     async stop() {
       stopped = true
       timer?.cancel()
+      abort.abort()
       await running?.catch(() => {})
     },
     sweep,

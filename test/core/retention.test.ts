@@ -130,6 +130,20 @@ describe('history retention', () => {
     assert.deepEqual(sweeps, [1, 1], 'a stopped retention does not sweep')
   })
 
+  test('a prune pages through in batches and stops after the current batch when aborted', async () => {
+    const h = await createHarness({ kind: 'sqlite' })
+    open.push(h)
+    for (let i = 0; i < 5; i++) {
+      const exec = await h.engine.startExecution({ workflow: echo })
+      await h.engine.waitForExecution(exec.execution_id)
+    }
+    const future = new Date(Date.now() + DAY_MS).toISOString()
+    const aborted = AbortSignal.abort()
+    assert.equal(await h.engine.pruneExecutions({ finishedBefore: future, batchSize: 2, signal: aborted }), 2)
+    assert.equal(await h.engine.pruneExecutions({ finishedBefore: future, batchSize: 2 }), 3)
+    assert.equal((await h.store.listExecutions({ limit: 10 })).total, 0)
+  })
+
   test('engine.retentionDays comes from the config file or HARMONIA_RETENTION_DAYS', () => {
     assert.equal(resolveConfig({ env: {} }).engine.retentionDays, 0)
     assert.equal(resolveConfig({ env: { HARMONIA_RETENTION_DAYS: '30' } }).engine.retentionDays, 30)
