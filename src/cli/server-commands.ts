@@ -244,6 +244,42 @@ async function rerunExecution(
   })
 }
 
+async function deleteExecution(executionId: string, flags: ServerFlags, io: CliIo): Promise<ExitCode> {
+  return withServer(flags, io, async (client) => {
+    const answer = await client.executions.delete(executionId)
+    io.stdout.write(flags.json === true ? prettyJson(answer) : `execution ${executionId} deleted\n`)
+    return ExitCode.ok
+  })
+}
+
+async function pruneExecutions(
+  flags: ServerFlags & { olderThanDays?: string; finishedBefore?: string },
+  io: CliIo,
+): Promise<ExitCode> {
+  if ((flags.olderThanDays === undefined) === (flags.finishedBefore === undefined)) {
+    throw new InvalidRequestError('give exactly one of --older-than-days <n> or --finished-before <ISO time>')
+  }
+  let request: { older_than_days: number } | { finished_before: string }
+  if (flags.olderThanDays !== undefined) {
+    const days = Number(flags.olderThanDays)
+    if (flags.olderThanDays.trim() === '' || !Number.isFinite(days) || days < 0) {
+      throw new InvalidRequestError(`--older-than-days '${flags.olderThanDays}' is not a number of days >= 0`)
+    }
+    request = { older_than_days: days }
+  } else {
+    request = { finished_before: flags.finishedBefore! }
+  }
+  return withServer(flags, io, async (client) => {
+    const answer = await client.executions.prune(request)
+    io.stdout.write(
+      flags.json === true
+        ? prettyJson(answer)
+        : `${answer.deleted} finished execution(s) deleted (finished before ${answer.finished_before})\n`,
+    )
+    return ExitCode.ok
+  })
+}
+
 /**
  * Shows live progress until the execution ends, then its output (or its error) and the exit code of its
  * status. Ctrl-C or SIGTERM stops watching only.
@@ -460,5 +496,22 @@ export function registerServerCommands(program: Command, io: CliIo, done: Comman
       .option('-w, --watch', 'show live progress until it ends; exit 0 when it completed, 1 otherwise'),
   ).action((executionId: string, _options: unknown, command: Command) =>
     done(() => rerunExecution(executionId, command.optsWithGlobals(), io)),
+  )
+  withServerOptions(
+    executions
+      .command('delete')
+      .description('Delete a finished execution with its events and checkpoints (admin key)')
+      .argument('<execution_id>', 'the execution'),
+  ).action((executionId: string, _options: unknown, command: Command) =>
+    done(() => deleteExecution(executionId, command.optsWithGlobals<ServerFlags>(), io)),
+  )
+  withServerOptions(
+    executions
+      .command('prune')
+      .description('Delete the finished executions that finished before a time (admin key)')
+      .option('--older-than-days <n>', 'finished more than this many days ago (0: every finished one)')
+      .option('--finished-before <time>', 'finished before this ISO 8601 time'),
+  ).action((_options: unknown, command: Command) =>
+    done(() => pruneExecutions(command.optsWithGlobals(), io)),
   )
 }

@@ -294,6 +294,35 @@ describe('harmonia executions on a server', () => {
     assert.equal(rerunResult.code, 0, rerunResult.stderr)
     assert.match(rerunResult.stdout, / task after completed in /)
     assert.equal((await client.executions.get(id)).status, 'completed')
+
+    const deleted = await run(['executions', 'delete', id])
+    assert.equal(deleted.code, 0, deleted.stderr)
+    assert.equal(deleted.stdout, `execution ${id} deleted\n`)
+    const gone = await run(['executions', 'get', id])
+    assert.equal(gone.code, 1)
+    assert.equal(gone.stderr, `error: Execution with ID '${id}' not found\n`)
+
+    const neither = await run(['executions', 'prune'])
+    assert.equal(neither.code, 2)
+    assert.equal(
+      neither.stderr,
+      'error: give exactly one of --older-than-days <n> or --finished-before <ISO time>\n',
+    )
+    const badDays = await run(['executions', 'prune', '--older-than-days', 'soon'])
+    assert.equal(badDays.code, 2)
+    assert.match(badDays.stderr, /--older-than-days 'soon' is not a number of days >= 0/)
+    const finished = await client.executions.start({ workflow_id: workflow.workflow_id })
+    second.release()
+    await client.waitForExecution(finished.execution_id)
+    const pruned = await run([
+      'executions',
+      'prune',
+      '--finished-before',
+      new Date(Date.now() + 60_000).toISOString(),
+    ])
+    assert.equal(pruned.code, 0, pruned.stderr)
+    assert.match(pruned.stdout, /^[1-9]\d* finished execution\(s\) deleted \(finished before /)
+    assert.equal((await run(['executions', 'get', finished.execution_id])).code, 1)
   })
 
   it('stops watching on Ctrl-C with exit 130 while the execution goes on', async () => {
