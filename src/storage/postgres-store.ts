@@ -18,12 +18,13 @@ import pg from 'pg'
 import { InvalidRequestError, StoreError, ValidationError, type ValidationIssue } from '../core/errors.ts'
 import type { ExecutionEvent } from '../core/events.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
-import type {
-  CheckpointRecord,
-  ExecutionRecord,
-  JsonObject,
-  TaskState,
-  WorkflowRecord,
+import {
+  FINISHED_EXECUTION_STATUSES,
+  type CheckpointRecord,
+  type ExecutionRecord,
+  type JsonObject,
+  type TaskState,
+  type WorkflowRecord,
 } from '../core/model.ts'
 import type {
   DocumentQuery,
@@ -74,7 +75,6 @@ export interface PostgresStoreOptions {
 
 const DEFAULT_LEASE_MS = 30_000
 const UNFINISHED = ['pending', 'running', 'paused']
-const FINISHED = ['completed', 'failed', 'cancelled']
 /** PostgreSQL rejects NOTIFY payloads of 8000 bytes or more. */
 const MAX_NOTIFY_BYTES = 7999
 /** Every this many `markOnce` calls, expired marks of that scope are deleted (a bounded batch). */
@@ -304,7 +304,7 @@ export class PostgresStore implements Store {
          RETURNING execution_id, completed_at
        )
        SELECT execution_id FROM deleted ORDER BY completed_at NULLS LAST, execution_id`,
-      [[...FINISHED], deletion.before ?? null, deletion.ids ?? null, deletion.limit],
+      [[...FINISHED_EXECUTION_STATUSES], deletion.before ?? null, deletion.ids ?? null, deletion.limit],
     )
     return result.rows.map((row) => row.execution_id)
   }
