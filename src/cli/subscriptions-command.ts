@@ -10,8 +10,9 @@
  *   harmonia subscriptions deliveries <subscription_id> [--status pending|succeeded|failed] [--limit n]
  *   harmonia subscriptions redeliver <subscription_id> <delivery_id>
  *
- * Secrets are never printed, not even one the server generated (create answers that one once, unmasked):
- * pass `--secret` to sign deliveries with a secret you know.
+ * A secret passed with `--secret` is never printed back. One the server generates (create without
+ * `--secret`) is printed once, by create, since the receiver needs it to verify X-Harmonia-Signature; the
+ * server answers it unmasked only then.
  */
 import { Option, type Command } from 'commander'
 import type {
@@ -129,14 +130,15 @@ async function createSubscription(flags: CreateFlags, io: CliIo): Promise<ExitCo
   }
   return withServer(flags, io, async (client) => {
     const subscription = await client.subscriptions.create(body)
+    const generated = flags.secret === undefined
     if (flags.json === true) {
-      io.stdout.write(prettyJson(masked(subscription)))
+      io.stdout.write(prettyJson(generated ? subscription : masked(subscription)))
       return ExitCode.ok
     }
     io.stdout.write(subscriptionLine(subscription))
-    if (flags.secret === undefined) {
+    if (generated) {
       io.stdout.write(
-        '  deliveries are signed with a secret the server generated (not shown); pass --secret to use one you know\n',
+        `  signing secret (generated; shown only now, keep it to verify X-Harmonia-Signature): ${subscription.secret}\n`,
       )
     }
     return ExitCode.ok

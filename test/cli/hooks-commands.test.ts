@@ -301,10 +301,20 @@ describe('harmonia subscriptions', () => {
     assert.equal((await run(['subscriptions', 'list'])).stdout, 'no subscriptions\n')
   })
 
-  it('does not print a secret the server generated', async () => {
+  it('prints a secret the server generated once, at create; never one that was passed', async () => {
     const text = await run(['subscriptions', 'create', '--url', `${receiver.url}/a`, '--event', '*'])
     assert.equal(text.code, 0, text.stderr)
-    assert.match(text.stdout, /secret the server generated \(not shown\)/)
+    const shown =
+      /signing secret \(generated; shown only now, keep it to verify X-Harmonia-Signature\): (\S+)\n/.exec(
+        text.stdout,
+      )
+    assert.ok(shown !== null, text.stdout)
+    assert.ok(shown[1]!.length >= 16 && shown[1] !== '***', 'the generated secret itself is shown')
+    const textId = /subscription (\S+)/.exec(text.stdout)?.[1]
+    assert.ok(textId !== undefined, text.stdout)
+    const later = await run(['subscriptions', 'get', textId])
+    assert.equal(later.code, 0, later.stderr)
+    assert.ok(!later.stdout.includes(shown[1]!), 'get never shows it again')
     const json = await run([
       'subscriptions',
       'create',
@@ -320,7 +330,10 @@ describe('harmonia subscriptions', () => {
       secret: string
       event_types: string[]
     }
-    assert.equal(created.secret, '***')
+    assert.ok(
+      created.secret.length >= 16 && created.secret !== '***',
+      'create --json shows the generated secret',
+    )
     assert.deepEqual(created.event_types, ['execution_started', 'execution_failed'])
     for (const subscription of (await client.subscriptions.list()).items) {
       await client.subscriptions.delete(subscription.subscription_id)
