@@ -6,9 +6,29 @@
  */
 import type { Clock } from './clock.ts'
 import type { Engine } from './engine-api.ts'
+import { InvalidRequestError } from './errors.ts'
 import type { Logger } from './logger.ts'
 
 const DAY_MS = 86_400_000
+
+/**
+ * The finish time before which executions go (canonical ISO): `finishedBefore` as given, or `olderThanDays`
+ * before `nowMs`. The retention sweep and the prune route both use it.
+ */
+export function pruneCutoff(
+  bound: { finishedBefore: string } | { olderThanDays: number },
+  nowMs: number,
+): string {
+  if ('olderThanDays' in bound) return new Date(nowMs - bound.olderThanDays * DAY_MS).toISOString()
+  const ms = Date.parse(bound.finishedBefore)
+  if (Number.isNaN(ms)) {
+    throw new InvalidRequestError(
+      `finished_before must be an ISO 8601 timestamp such as 2024-05-01T00:00:00Z, got '${bound.finishedBefore}'`,
+      { field: 'finished_before' },
+    )
+  }
+  return new Date(ms).toISOString()
+}
 
 export interface RetentionOptions {
   engine: Pick<Engine, 'pruneExecutions'>
@@ -37,7 +57,7 @@ export function createRetention(options: RetentionOptions): Retention {
 
   const sweep = (): Promise<number> => {
     if (running !== undefined) return running
-    const cutoff = new Date(options.clock.now() - options.retentionDays * DAY_MS).toISOString()
+    const cutoff = pruneCutoff({ olderThanDays: options.retentionDays }, options.clock.now())
     running = options.engine
       .pruneExecutions({ finishedBefore: cutoff, signal: abort.signal })
       .then((deleted) => {

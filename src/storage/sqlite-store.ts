@@ -11,12 +11,13 @@ import path from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { ConflictError, LeaseLostError, StoreError } from '../core/errors.ts'
 import type { ExecutionEvent } from '../core/events.ts'
-import type {
-  CheckpointRecord,
-  ExecutionRecord,
-  JsonObject,
-  TaskState,
-  WorkflowRecord,
+import {
+  FINISHED_EXECUTION_STATUSES,
+  type CheckpointRecord,
+  type ExecutionRecord,
+  type JsonObject,
+  type TaskState,
+  type WorkflowRecord,
 } from '../core/model.ts'
 import type {
   DocumentQuery,
@@ -342,12 +343,13 @@ class SqliteStore implements Store {
       this.#transaction(() => {
         const rows = this.#stmt(
           `SELECT execution_id FROM executions
-           WHERE status IN ('completed', 'failed', 'cancelled')
+           WHERE status IN (SELECT value FROM json_each(?))
              AND (owner_node IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?)
              AND (? IS NULL OR completed_at < ?)
              AND (? IS NULL OR execution_id IN (SELECT value FROM json_each(?)))
            ORDER BY completed_at IS NULL, completed_at, execution_id LIMIT ?`,
         ).all(
+          JSON.stringify([...FINISHED_EXECUTION_STATUSES]),
           Date.now(),
           deletion.before ?? null,
           deletion.before ?? null,

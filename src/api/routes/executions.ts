@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { StartExecutionRequest } from '../../core/engine-api.ts'
 import { ConflictError, HarmoniaError, InvalidRequestError } from '../../core/errors.ts'
+import { pruneCutoff } from '../../core/retention.ts'
 import {
   FINISHED_EXECUTION_STATUSES,
   type ExecutionOptions,
@@ -325,19 +326,12 @@ export async function executionRoutes(app: FastifyInstance, context: ApiContext)
           },
         )
       }
-      let cutoff: string
-      if (body.finished_before !== undefined) {
-        const ms = Date.parse(body.finished_before)
-        if (Number.isNaN(ms)) {
-          throw new InvalidRequestError(
-            `finished_before must be an ISO 8601 timestamp such as 2024-05-01T00:00:00Z, got '${body.finished_before}'`,
-            { field: 'finished_before' },
-          )
-        }
-        cutoff = new Date(ms).toISOString()
-      } else {
-        cutoff = new Date(Date.now() - body.older_than_days! * 86_400_000).toISOString()
-      }
+      const cutoff = pruneCutoff(
+        body.finished_before !== undefined
+          ? { finishedBefore: body.finished_before }
+          : { olderThanDays: body.older_than_days! },
+        Date.now(),
+      )
       const deleted = await engine.pruneExecutions({ finishedBefore: cutoff })
       return { deleted, finished_before: cutoff }
     },
